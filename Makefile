@@ -1,0 +1,40 @@
+# aifactory: PGXS build.  `make`, `make install`, `make installcheck`.
+
+EXTENSION = aifactory
+MODULE_big = aifactory
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+OBJS = \
+	src/aifactory.o \
+	src/algorithms/distributions.o \
+	src/algorithms/lsq.o \
+	src/core/blas.o \
+	src/core/crc32c.o \
+	src/core/modelbytes.o \
+	src/core/source.o \
+	src/registry/cache.o \
+	src/registry/registry.o \
+	src/registry/exchange.o \
+	src/train/lsq_agg.o \
+	src/train/preprocess.o \
+	src/train/train.o \
+	src/predict/predict.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# pg_regress suites: every sql/<topic>.sql that is not an install script.
+REGRESS = $(sort $(filter-out $(EXTENSION)--%,$(notdir $(basename $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -I$(srcdir)/src -I/usr/include/x86_64-linux-gnu/openblas-pthread
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Wno-cast-function-type
+SHLIB_LINK = -lopenblas -llapacke -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: print-regress
+print-regress:
+	@echo $(REGRESS)
