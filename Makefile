@@ -9,14 +9,16 @@ OBJS = \
 	src/algorithms/distributions.o \
 	src/algorithms/lsq.o \
 	src/core/blas.o \
-	src/core/crc32c.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
 	src/registry/cache.o \
 	src/registry/registry.o \
+	src/registry/deploy.o \
 	src/registry/exchange.o \
-	src/train/lsq_agg.o \
-	src/train/preprocess.o \
+	src/registry/inspect.o \
+	src/train/linreg_agg.o \
+	src/train/pass.o \
+	src/core/preprocess.o \
 	src/train/train.o \
 	src/predict/predict.o
 

@@ -1,0 +1,321 @@
+-- aifactory 0.1.0: a machine-learning factory inside PostgreSQL.
+--
+-- Sections: tables, types, functions (registry, training, prediction,
+-- aggregates), views, grants.  Every call is schema-qualified so the
+-- script and the functions are safe under any search_path.
+
+\echo Use "CREATE EXTENSION aifactory" to load this file. \quit
+
+---------------------------------------------------------------------------
+-- Tables: the registry.  User data, so pg_dump keeps it
+-- (pg_extension_config_dump below).  Written only through the functions,
+-- which check project ownership; readable by everyone for BI tools.
+---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.projects (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL UNIQUE
+                CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.BETWEEN) 1 AND 63),
+    task        text NOT NULL
+                CHECK (task IN ('regression', 'classification', 'clustering', 'decomposition')),
+    owner       regrole NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.projects IS 'One row per project: a named prediction problem whose models are versioned together.';
+
+CREATE TABLE @extschema@.models (
+    id          bigserial PRIMARY KEY,
+    project_id  bigint NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    version     integer NOT NULL CHECK (version > 0),
+    algorithm   text NOT NULL,
+    hyperparams jsonb NOT NULL DEFAULT '{}',
+    metrics     jsonb NOT NULL DEFAULT '{}',
+    features    jsonb NOT NULL DEFAULT '[]',
+    baseline    jsonb,
+    source      text,
+    target      text,
+    train_rows  bigint,
+    status      text NOT NULL DEFAULT 'ready' CHECK (status IN ('ready', 'dropped')),
+    created_by  text NOT NULL DEFAULT CURRENT_USER,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    fit_seconds double precision,
+    model       bytea,
+    UNIQUE (project_id, version),
+    CHECK ((status = 'ready') = (model IS NOT NULL))
+);
+COMMENT ON TABLE @extschema@.models IS 'Every trained model version; a stored model is immutable (drop_model only removes its bytes).';
+
+CREATE TABLE @extschema@.deployments (
+    id          bigserial PRIMARY KEY,
+    project_id  bigint NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    model_id    bigint NOT NULL REFERENCES @extschema@.models (id),
+    alias       text NOT NULL DEFAULT 'production',
+    weight      double precision NOT NULL DEFAULT 1.0 CHECK (weight >= 0 AND weight <= 1),
+    strategy    text NOT NULL,
+    deployed_by text NOT NULL DEFAULT CURRENT_USER,
+    deployed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX deployments_project_alias_idx
+    ON @extschema@.deployments (project_id, alias, id);
+COMMENT ON TABLE @extschema@.deployments IS 'Deployment history; the current deployment of an alias is its latest row.';
+
+CREATE TABLE @extschema@.audit_log (
+    id          bigserial PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    role        text NOT NULL DEFAULT CURRENT_USER,
+    action      text NOT NULL,
+    project     text,
+    version     integer,
+    detail      jsonb NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE @extschema@.audit_log IS 'Append-only log of every state-changing call.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projects', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projects_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.models', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.models_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.deployments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');
+
+-- A change to deployments invalidates every backend's project -> model
+-- cache when (and only when) the change commits.
+CREATE FUNCTION @extschema@._deployments_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_deployments_changed';
+COMMENT ON FUNCTION @extschema@._deployments_changed() IS 'Internal: invalidates cached deployments at commit.';
+
+CREATE TRIGGER deployments_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._deployments_changed();
+
+---------------------------------------------------------------------------
+-- Types
+---------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.linreg_result AS (
+    coef        double precision[],
+    std_err     double precision[],
+    t_stats     double precision[],
+    p_values    double precision[],
+    r2          double precision,
+    num_rows    bigint
+);
+COMMENT ON TYPE @extschema@.linreg_result IS 'Result of the linreg aggregate; element 1 of each array is the intercept.';
+
+---------------------------------------------------------------------------
+-- Functions: registry
+---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.deploy(project text, version integer)
+    RETURNS TABLE (project text, version integer, algorithm text, strategy text)
+    LANGUAGE C STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_deploy_version';
+COMMENT ON FUNCTION @extschema@.deploy(text, integer) IS 'Deploy a model version of a project.';
+
+CREATE FUNCTION @extschema@.deploy(project text, strategy text)
+    RETURNS TABLE (project text, version integer, algorithm text, strategy text)
+    LANGUAGE C STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_deploy_strategy';
+COMMENT ON FUNCTION @extschema@.deploy(text, text) IS 'Deploy by strategy: best (by the key metric), latest, or rollback.';
+
+CREATE FUNCTION @extschema@.rollback(project text)
+    RETURNS TABLE (project text, version integer, algorithm text, strategy text)
+    LANGUAGE C STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_rollback';
+COMMENT ON FUNCTION @extschema@.rollback(text) IS 'Return to the version that was deployed before the current one.';
+
+CREATE FUNCTION @extschema@.drop_model(project text, version integer)
+    RETURNS void
+    LANGUAGE C STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_drop_model';
+COMMENT ON FUNCTION @extschema@.drop_model(text, integer) IS 'Remove a model version''s bytes; its registry row and number remain.';
+
+CREATE FUNCTION @extschema@.model_info(project text, version integer DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'aifactory_model_info';
+COMMENT ON FUNCTION @extschema@.model_info(text, integer) IS 'Algorithm, hyperparameters, features, preprocessing and metrics of a version (default: deployed).';
+
+CREATE FUNCTION @extschema@.coefficients(project text, version integer DEFAULT NULL)
+    RETURNS TABLE (feature text, estimate double precision, std_error double precision,
+                   t_stat double precision, p_value double precision)
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'aifactory_coefficients';
+COMMENT ON FUNCTION @extschema@.coefficients(text, integer) IS 'Coefficients of a linear model on the original feature scale, with standard errors, t and p.';
+
+CREATE FUNCTION @extschema@.export_model(project text, version integer DEFAULT NULL)
+    RETURNS bytea
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'aifactory_export_model';
+COMMENT ON FUNCTION @extschema@.export_model(text, integer) IS 'A self-contained, checksummed copy of a model version (default: deployed).';
+
+CREATE FUNCTION @extschema@.import_model(project text, data bytea)
+    RETURNS integer
+    LANGUAGE C STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_import_model';
+COMMENT ON FUNCTION @extschema@.import_model(text, bytea) IS 'Register an exported model as the next version of a project; returns the version.';
+
+---------------------------------------------------------------------------
+-- Functions: training
+---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.train(
+        project     text,
+        source      text,
+        target      text,
+        algorithm   text DEFAULT 'auto',
+        hyperparams jsonb DEFAULT '{}',
+        features    text[] DEFAULT NULL,
+        test_size   double precision DEFAULT 0.25,
+        seed        integer DEFAULT NULL,
+        deploy      text DEFAULT 'best')
+    RETURNS TABLE (project text, version integer, algorithm text, metrics jsonb, deployed boolean)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_train';
+COMMENT ON FUNCTION @extschema@.train(text, text, text, text, jsonb, text[], double precision, integer, text) IS
+    'Train a model on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none).';
+
+---------------------------------------------------------------------------
+-- Functions: prediction.  STABLE (the deployed model may change between
+-- statements), PARALLEL SAFE; the model is resolved once per statement.
+---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.predict(project text, features double precision[])
+    RETURNS double precision
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_array';
+COMMENT ON FUNCTION @extschema@.predict(text, double precision[]) IS 'Predict with the deployed model from numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict(project text, version integer, features double precision[])
+    RETURNS double precision
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_version_array';
+COMMENT ON FUNCTION @extschema@.predict(text, integer, double precision[]) IS 'Predict with a given model version from numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict(project text, "row" record)
+    RETURNS double precision
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_row';
+COMMENT ON FUNCTION @extschema@.predict(text, record) IS 'Predict with the deployed model from a row whose columns are matched to features by name.';
+
+CREATE FUNCTION @extschema@.predict(project text, version integer, "row" record)
+    RETURNS double precision
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_version_row';
+COMMENT ON FUNCTION @extschema@.predict(text, integer, record) IS 'Predict with a given model version from a row matched by column name.';
+
+---------------------------------------------------------------------------
+-- Aggregates.  One-pass least squares (a streaming QR) with a combine
+-- function and a serialized varlena state: PARALLEL SAFE, so parallel
+-- query (and Citus) can split the scan.
+---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._lsq_combine(internal, internal) RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_lsq_combine';
+COMMENT ON FUNCTION @extschema@._lsq_combine(internal, internal) IS 'Internal: merges two least-squares states.';
+CREATE FUNCTION @extschema@._lsq_serialize(internal) RETURNS bytea
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_lsq_serialize';
+COMMENT ON FUNCTION @extschema@._lsq_serialize(internal) IS 'Internal: least-squares state to bytes.';
+CREATE FUNCTION @extschema@._lsq_deserialize(bytea, internal) RETURNS internal
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_lsq_deserialize';
+COMMENT ON FUNCTION @extschema@._lsq_deserialize(bytea, internal) IS 'Internal: bytes to least-squares state.';
+
+-- linreg(y, x[]): ordinary least squares with an intercept, as MADlib's linregr.
+CREATE FUNCTION @extschema@._linreg_transition(internal, double precision, double precision[])
+    RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_linreg_transition';
+COMMENT ON FUNCTION @extschema@._linreg_transition(internal, double precision, double precision[]) IS 'Internal: linreg transition.';
+CREATE FUNCTION @extschema@._linreg_final(internal) RETURNS @extschema@.linreg_result
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_linreg_final';
+COMMENT ON FUNCTION @extschema@._linreg_final(internal) IS 'Internal: linreg final function.';
+
+CREATE AGGREGATE @extschema@.linreg(y double precision, x double precision[]) (
+    SFUNC = @extschema@._linreg_transition,
+    STYPE = internal,
+    FINALFUNC = @extschema@._linreg_final,
+    COMBINEFUNC = @extschema@._lsq_combine,
+    SERIALFUNC = @extschema@._lsq_serialize,
+    DESERIALFUNC = @extschema@._lsq_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.linreg(double precision, double precision[]) IS
+    'Ordinary least squares of y on x with an intercept, by a numerically stable streaming QR; NULL rows are skipped.';
+
+-- The aggregates train() runs.  Arguments after the first are the raw
+-- inputs: target, numeric features as float8, categorical ones as text.
+CREATE FUNCTION @extschema@._train_transition(internal, bytea, VARIADIC "any")
+    RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_train_transition';
+COMMENT ON FUNCTION @extschema@._train_transition(internal, bytea, "any") IS 'Internal: train() pass transition.';
+CREATE FUNCTION @extschema@._train_final(internal) RETURNS bytea
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_train_final';
+COMMENT ON FUNCTION @extschema@._train_final(internal) IS 'Internal: train() pass result.';
+CREATE FUNCTION @extschema@._train_combine(internal, internal) RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_train_combine';
+COMMENT ON FUNCTION @extschema@._train_combine(internal, internal) IS 'Internal: merges two train() pass states.';
+CREATE FUNCTION @extschema@._train_serialize(internal) RETURNS bytea
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_train_serialize';
+COMMENT ON FUNCTION @extschema@._train_serialize(internal) IS 'Internal: train() pass state to bytes.';
+CREATE FUNCTION @extschema@._train_deserialize(bytea, internal) RETURNS internal
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_train_deserialize';
+COMMENT ON FUNCTION @extschema@._train_deserialize(bytea, internal) IS 'Internal: bytes to train() pass state.';
+
+CREATE AGGREGATE @extschema@._train_pass(bytea, VARIADIC "any") (
+    SFUNC = @extschema@._train_transition,
+    STYPE = internal,
+    FINALFUNC = @extschema@._train_final,
+    COMBINEFUNC = @extschema@._train_combine,
+    SERIALFUNC = @extschema@._train_serialize,
+    DESERIALFUNC = @extschema@._train_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@._train_pass(bytea, "any") IS
+    'Internal: one scan of a training source (profile, least-squares or evaluation pass, as the plan in the first argument says).';
+
+---------------------------------------------------------------------------
+-- Views for BI tools
+---------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.model_metrics AS
+SELECT p.name AS project, m.version, m.algorithm, e.key AS metric,
+       (e.value OPERATOR(pg_catalog.#>>) '{}')::double precision AS value
+FROM @extschema@.models m
+JOIN @extschema@.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id
+CROSS JOIN LATERAL pg_catalog.jsonb_each(m.metrics) e
+WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number';
+COMMENT ON VIEW @extschema@.model_metrics IS 'One row per model version and numeric metric.';
+
+CREATE VIEW @extschema@.overview AS
+SELECT p.name AS project, p.task, p.owner,
+       m.version AS deployed_version, m.algorithm,
+       CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
+                   WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END AS key_metric,
+       (m.metrics OPERATOR(pg_catalog.->>)
+        CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
+                    WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END)::double precision
+           AS key_metric_value,
+       m.created_at AS trained_at, m.train_rows,
+       (SELECT pg_catalog.count(*) FROM @extschema@.models mm
+         WHERE mm.project_id OPERATOR(pg_catalog.=) p.id) AS versions,
+       d.deployed_at,
+       NULL::text AS drift_status
+FROM @extschema@.projects p
+LEFT JOIN LATERAL (
+    SELECT dd.model_id, dd.deployed_at FROM @extschema@.deployments dd
+    WHERE dd.project_id OPERATOR(pg_catalog.=) p.id
+      AND dd.alias OPERATOR(pg_catalog.=) 'production'
+    ORDER BY dd.id DESC LIMIT 1) d ON true
+LEFT JOIN @extschema@.models m ON m.id OPERATOR(pg_catalog.=) d.model_id;
+COMMENT ON VIEW @extschema@.overview IS 'One row per project: deployed version, algorithm, key metric, when trained, rows, drift status.';
+
+---------------------------------------------------------------------------
+-- Grants: the registry is read by everyone and written only through the
+-- functions, which check that the caller owns the project.
+---------------------------------------------------------------------------
+
+REVOKE ALL ON @extschema@.projects, @extschema@.models, @extschema@.deployments,
+              @extschema@.audit_log FROM PUBLIC;
+GRANT SELECT ON @extschema@.projects, @extschema@.models, @extschema@.deployments,
+                @extschema@.audit_log, @extschema@.overview, @extschema@.model_metrics TO PUBLIC;
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * aifactory.c
+ *	  Module magic, settings and subsystem initialisation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "aifactory.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+int			aif_blas_threads = 1;
+int			aif_train_memory = -1;
+int			aif_model_cache_size = 65536;
+
+void		_PG_init(void);
+
+Size
+AifTrainMemoryBytes(void)
+{
+	int			kb = aif_train_memory > 0 ? aif_train_memory : maintenance_work_mem;
+
+	return (Size) kb * 1024;
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("aifactory.blas_threads",
+							"Threads OpenBLAS may use in one backend or worker.",
+							"Parallelism comes from parallel query and background workers; keep 1 unless a backend runs alone.",
+							&aif_blas_threads,
+							1, 1, 256,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("aifactory.train_memory",
+							"Memory one training run may hold (test rows, loaded data sets).",
+							"-1 uses maintenance_work_mem.",
+							&aif_train_memory,
+							-1, -1, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("aifactory.model_cache_size",
+							"Memory each backend may use to keep deserialized models.",
+							NULL,
+							&aif_model_cache_size,
+							65536, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("aifactory");
+
+	RegistryCacheInit();
+}

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * aifactory.h
+ *	  Settings shared by every subsystem.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AIFACTORY_H
+#define AIFACTORY_H
+
+extern int	aif_blas_threads;
+extern int	aif_train_memory;	/* kB; -1 means maintenance_work_mem */
+extern int	aif_model_cache_size;	/* kB */
+
+/* Bytes that one training run may hold in memory. */
+extern Size AifTrainMemoryBytes(void);
+
+/* subsystem initialisation, called from _PG_init */
+extern void RegistryCacheInit(void);
+
+#endif							/* AIFACTORY_H */

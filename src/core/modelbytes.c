@@ -1,0 +1,458 @@
+/*-------------------------------------------------------------------------
+ *
+ * modelbytes.c
+ *	  The versioned binary format of a stored model.
+ *
+ * Layout (all integers and doubles little-endian):
+ *
+ *	  "AIFM"				4 bytes magic
+ *	  format version		uint16 (MODEL_FORMAT_VERSION)
+ *	  algorithm				uint16 (AlgorithmId)
+ *	  payload length		uint32
+ *	  payload				task, target, preprocessing, parameters
+ *	  CRC-32C				uint32 over everything before it
+ *
+ * Loading never trusts the bytes: the magic, version, lengths and checksum
+ * are verified first and every read is bounds-checked, so a corrupt or
+ * foreign blob is a clean error rather than a crash.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "core/model.h"
+#include "lib/stringinfo.h"
+#include "port/pg_bswap.h"
+#include "port/pg_crc32c.h"
+#include "utils/memutils.h"
+
+#define MODEL_MAGIC			"AIFM"
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_HEADER_SIZE	12
+#define MODEL_MAX_STRING	(64 * 1024 * 1024)
+
+typedef struct Reader
+{
+	const char *data;
+	Size		len;
+	Size		pos;
+} Reader;
+
+static void
+corrupt(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("model bytes are corrupt or not an aifactory model"),
+			 errdetail("%s", detail),
+			 errhint("Export models with aifactory.export_model() and import them unchanged.")));
+}
+
+/* ---- writing ---- */
+
+static void
+put_u16(StringInfo buf, uint16 v)
+{
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap16(v);
+#endif
+	appendBinaryStringInfo(buf, (char *) &v, sizeof(v));
+}
+
+static void
+put_u32(StringInfo buf, uint32 v)
+{
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap32(v);
+#endif
+	appendBinaryStringInfo(buf, (char *) &v, sizeof(v));
+}
+
+static void
+put_f64(StringInfo buf, double v)
+{
+	uint64		bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+#ifdef WORDS_BIGENDIAN
+	bits = pg_bswap64(bits);
+#endif
+	appendBinaryStringInfo(buf, (char *) &bits, sizeof(bits));
+}
+
+static void
+put_str(StringInfo buf, const char *s)
+{
+	uint32		n = s ? strlen(s) : 0;
+
+	put_u32(buf, n);
+	if (n > 0)
+		appendBinaryStringInfo(buf, s, n);
+}
+
+/* ---- reading ---- */
+
+static void
+need(Reader *r, Size n)
+{
+	if (n > r->len || r->pos > r->len - n)
+		corrupt("The payload ends early.");
+}
+
+static uint16
+get_u16(Reader *r)
+{
+	uint16		v;
+
+	need(r, sizeof(v));
+	memcpy(&v, r->data + r->pos, sizeof(v));
+	r->pos += sizeof(v);
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap16(v);
+#endif
+	return v;
+}
+
+static uint32
+get_u32(Reader *r)
+{
+	uint32		v;
+
+	need(r, sizeof(v));
+	memcpy(&v, r->data + r->pos, sizeof(v));
+	r->pos += sizeof(v);
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap32(v);
+#endif
+	return v;
+}
+
+static double
+get_f64(Reader *r)
+{
+	uint64		bits;
+	double		v;
+
+	need(r, sizeof(bits));
+	memcpy(&bits, r->data + r->pos, sizeof(bits));
+	r->pos += sizeof(bits);
+#ifdef WORDS_BIGENDIAN
+	bits = pg_bswap64(bits);
+#endif
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+static char *
+get_str(Reader *r)
+{
+	uint32		n = get_u32(r);
+	char	   *s;
+
+	if (n > MODEL_MAX_STRING)
+		corrupt("A string is implausibly long.");
+	need(r, n);
+	s = palloc(n + 1);
+	memcpy(s, r->data + r->pos, n);
+	s[n] = '\0';
+	r->pos += n;
+	return s;
+}
+
+static uint32
+get_count(Reader *r, uint32 max, const char *what)
+{
+	uint32		n = get_u32(r);
+
+	if (n > max)
+		corrupt(psprintf("The %s count %u is out of range.", what, n));
+	return n;
+}
+
+/* ---- names ---- */
+
+const char *
+AlgorithmName(AlgorithmId algorithm)
+{
+	switch (algorithm)
+	{
+		case ALGO_LINEAR:
+			return "linear";
+		case ALGO_RIDGE:
+			return "ridge";
+	}
+	return "unknown";
+}
+
+bool
+AlgorithmFromName(const char *name, AlgorithmId *algorithm)
+{
+	if (strcmp(name, "linear") == 0)
+		*algorithm = ALGO_LINEAR;
+	else if (strcmp(name, "ridge") == 0)
+		*algorithm = ALGO_RIDGE;
+	else
+		return false;
+	return true;
+}
+
+const char *
+TaskName(TaskKind task)
+{
+	switch (task)
+	{
+		case TASK_REGRESSION:
+			return "regression";
+		case TASK_CLASSIFICATION:
+			return "classification";
+		case TASK_CLUSTERING:
+			return "clustering";
+		case TASK_DECOMPOSITION:
+			return "decomposition";
+	}
+	return "unknown";
+}
+
+bool
+TaskFromName(const char *name, TaskKind *task)
+{
+	if (strcmp(name, "regression") == 0)
+		*task = TASK_REGRESSION;
+	else if (strcmp(name, "classification") == 0)
+		*task = TASK_CLASSIFICATION;
+	else if (strcmp(name, "clustering") == 0)
+		*task = TASK_CLUSTERING;
+	else if (strcmp(name, "decomposition") == 0)
+		*task = TASK_DECOMPOSITION;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * A fresh, empty model in its own memory context.
+ */
+Model *
+ModelCreate(MemoryContext parent)
+{
+	MemoryContext mcxt = AllocSetContextCreate(parent, "aifactory model",
+											   ALLOCSET_SMALL_SIZES);
+	Model	   *model = MemoryContextAllocZero(mcxt, sizeof(Model));
+
+	model->mcxt = mcxt;
+	return model;
+}
+
+/* ---- the format ---- */
+
+static void
+write_preprocessor(StringInfo buf, const Preprocessor *pre)
+{
+	put_u32(buf, pre->nfeatures);
+	put_u32(buf, pre->ndesign);
+	for (int i = 0; i < pre->nfeatures; i++)
+	{
+		const FeatureSpec *f = &pre->features[i];
+
+		put_str(buf, f->name);
+		put_u16(buf, f->kind);
+		put_str(buf, f->type_name);
+		put_f64(buf, f->impute);
+		put_u16(buf, f->drop_first ? 1 : 0);
+		put_u32(buf, f->nlevels);
+		for (int j = 0; j < f->nlevels; j++)
+			put_str(buf, f->levels[j]);
+	}
+}
+
+/*
+ * Read the preprocessing and recompute each feature's design columns, so
+ * that the offsets can never disagree with the levels.
+ */
+static void
+read_preprocessor(Reader *r, Preprocessor *pre)
+{
+	int			offset = 0;
+
+	pre->nfeatures = get_count(r, 100000, "feature");
+	pre->ndesign = get_count(r, 10000000, "design column");
+	pre->features = palloc0(sizeof(FeatureSpec) * Max(pre->nfeatures, 1));
+	for (int i = 0; i < pre->nfeatures; i++)
+	{
+		FeatureSpec *f = &pre->features[i];
+
+		f->name = get_str(r);
+		f->kind = get_u16(r);
+		if (f->kind != FEATURE_NUMERIC && f->kind != FEATURE_CATEGORICAL)
+			corrupt("Unknown feature kind.");
+		f->type_name = get_str(r);
+		f->impute = get_f64(r);
+		f->drop_first = get_u16(r) != 0;
+		f->nlevels = get_count(r, 10000000, "level");
+		f->levels = palloc(sizeof(char *) * Max(f->nlevels, 1));
+		for (int j = 0; j < f->nlevels; j++)
+			f->levels[j] = get_str(r);
+		f->design_offset = offset;
+		if (f->kind == FEATURE_NUMERIC)
+			f->ncols = 1;
+		else
+			f->ncols = f->nlevels - ((f->drop_first && f->nlevels > 0) ? 1 : 0);
+		offset += f->ncols;
+	}
+	if (offset != pre->ndesign)
+		corrupt("The design width does not match the features.");
+}
+
+bytea *
+ModelSerialize(const Model *model)
+{
+	StringInfoData buf;
+	pg_crc32c	crc;
+	uint32		payload_len;
+	bytea	   *result;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, MODEL_MAGIC, 4);
+	put_u16(&buf, MODEL_FORMAT_VERSION);
+	put_u16(&buf, model->algorithm);
+	put_u32(&buf, 0);			/* payload length, patched below */
+
+	put_u16(&buf, model->task);
+	put_str(&buf, model->target);
+	write_preprocessor(&buf, &model->pre);
+
+	switch (model->algorithm)
+	{
+		case ALGO_LINEAR:
+		case ALGO_RIDGE:
+			put_u16(&buf, model->fit_intercept ? 1 : 0);
+			put_f64(&buf, model->intercept);
+			put_u32(&buf, model->pre.ndesign);
+			for (int j = 0; j < model->pre.ndesign; j++)
+				put_f64(&buf, model->coef[j]);
+			put_u16(&buf, model->has_stats ? 1 : 0);
+			if (model->has_stats)
+			{
+				put_f64(&buf, model->df_resid);
+				put_f64(&buf, model->intercept_se);
+				for (int j = 0; j < model->pre.ndesign; j++)
+					put_f64(&buf, model->coef_se[j]);
+			}
+			break;
+		default:
+			elog(ERROR, "cannot serialize algorithm %d", model->algorithm);
+	}
+
+	payload_len = buf.len - MODEL_HEADER_SIZE;
+#ifdef WORDS_BIGENDIAN
+	payload_len = pg_bswap32(payload_len);
+#endif
+	memcpy(buf.data + 8, &payload_len, sizeof(uint32));
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, buf.data, buf.len);
+	FIN_CRC32C(crc);
+	put_u32(&buf, crc);
+
+	result = palloc(VARHDRSZ + buf.len);
+	SET_VARSIZE(result, VARHDRSZ + buf.len);
+	memcpy(VARDATA(result), buf.data, buf.len);
+	pfree(buf.data);
+	return result;
+}
+
+/*
+ * Verify and decode model bytes into a new Model under `parent`.
+ */
+Model *
+ModelDeserialize(const bytea *bytes, MemoryContext parent)
+{
+	const char *data = VARDATA_ANY(bytes);
+	Size		len = VARSIZE_ANY_EXHDR(bytes);
+	Reader		r;
+	uint16		version;
+	uint32		payload_len;
+	uint32		stored_crc;
+	pg_crc32c	crc;
+	Model	   *model;
+	MemoryContext old;
+
+	if (len < MODEL_HEADER_SIZE + sizeof(uint32) ||
+		memcmp(data, MODEL_MAGIC, 4) != 0)
+		corrupt("The magic number is missing.");
+
+	r.data = data;
+	r.len = len;
+	r.pos = 4;
+	version = get_u16(&r);
+	if (version != MODEL_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model format version %u is not supported", version),
+				 errhint("This build of aifactory reads format version %d; upgrade the extension.",
+						 MODEL_FORMAT_VERSION)));
+	(void) get_u16(&r);
+	payload_len = get_u32(&r);
+	if ((Size) payload_len != len - MODEL_HEADER_SIZE - sizeof(uint32))
+		corrupt("The payload length does not match the size of the bytes.");
+
+	memcpy(&stored_crc, data + len - sizeof(uint32), sizeof(uint32));
+#ifdef WORDS_BIGENDIAN
+	stored_crc = pg_bswap32(stored_crc);
+#endif
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, data, len - sizeof(uint32));
+	FIN_CRC32C(crc);
+	if (crc != stored_crc)
+		corrupt("The checksum does not match.");
+
+	model = ModelCreate(parent);
+	old = MemoryContextSwitchTo(model->mcxt);
+
+	r.len = len - sizeof(uint32);
+	r.pos = 6;
+	model->algorithm = get_u16(&r);
+	r.pos = MODEL_HEADER_SIZE;
+	model->task = get_u16(&r);
+	if (model->task < TASK_REGRESSION || model->task > TASK_DECOMPOSITION)
+		corrupt("Unknown task.");
+	model->target = get_str(&r);
+	read_preprocessor(&r, &model->pre);
+
+	switch (model->algorithm)
+	{
+		case ALGO_LINEAR:
+		case ALGO_RIDGE:
+			{
+				uint32		n;
+
+				model->fit_intercept = get_u16(&r) != 0;
+				model->intercept = get_f64(&r);
+				n = get_u32(&r);
+				if (n != (uint32) model->pre.ndesign)
+					corrupt("The coefficient count does not match the design.");
+				model->coef = palloc(sizeof(double) * Max(n, 1));
+				for (uint32 j = 0; j < n; j++)
+					model->coef[j] = get_f64(&r);
+				model->has_stats = get_u16(&r) != 0;
+				if (model->has_stats)
+				{
+					model->df_resid = get_f64(&r);
+					model->intercept_se = get_f64(&r);
+					model->coef_se = palloc(sizeof(double) * Max(n, 1));
+					for (uint32 j = 0; j < n; j++)
+						model->coef_se[j] = get_f64(&r);
+				}
+				break;
+			}
+		default:
+			corrupt(psprintf("Unknown algorithm %u.", (unsigned) model->algorithm));
+	}
+	if (r.pos != r.len)
+		corrupt("Trailing bytes after the payload.");
+
+	MemoryContextSwitchTo(old);
+	return model;
+}

@@ -1,0 +1,720 @@
+/*-------------------------------------------------------------------------
+ *
+ * pass.c
+ *	  The _train_pass aggregate: transition, combine, (de)serialization.
+ *
+ * See pass.h for what the three kinds of pass compute.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "core/blas.h"
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "train/pass.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(aifactory_train_transition);
+PG_FUNCTION_INFO_V1(aifactory_train_final);
+PG_FUNCTION_INFO_V1(aifactory_train_combine);
+PG_FUNCTION_INFO_V1(aifactory_train_serialize);
+PG_FUNCTION_INFO_V1(aifactory_train_deserialize);
+
+#define PLAN_MAGIC 0x41495050	/* "AIPP" */
+
+/* ---- plan ---- */
+
+bytea *
+PassPlanSerialize(const PassPlan *plan)
+{
+	StringInfoData buf;
+	bytea	   *model = ModelSerialize(plan->model);
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, PLAN_MAGIC);
+	pq_sendint32(&buf, plan->mode);
+	pq_sendint64(&buf, (int64) plan->seed);
+	pq_sendfloat8(&buf, plan->test_size);
+	pq_sendbyte(&buf, plan->impute_known ? 1 : 0);
+	pq_sendint64(&buf, plan->stash_limit);
+	pq_sendint32(&buf, VARSIZE_ANY_EXHDR(model));
+	pq_sendbytes(&buf, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model));
+	return pq_endtypsend(&buf);
+}
+
+PassPlan *
+PassPlanDeserialize(bytea *bytes)
+{
+	StringInfoData buf;
+	PassPlan   *plan = palloc0(sizeof(PassPlan));
+	int			modellen;
+	bytea	   *model;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	if (buf.len < 8 || pq_getmsgint(&buf, 4) != PLAN_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid training plan"),
+				 errhint("aifactory._train_pass is internal to aifactory.train().")));
+	plan->mode = pq_getmsgint(&buf, 4);
+	if (plan->mode < PASS_PROFILE || plan->mode > PASS_EVAL)
+		elog(ERROR, "unknown training pass mode %d", plan->mode);
+	plan->seed = (uint64) pq_getmsgint64(&buf);
+	plan->test_size = pq_getmsgfloat8(&buf);
+	plan->impute_known = pq_getmsgbyte(&buf) != 0;
+	plan->stash_limit = pq_getmsgint64(&buf);
+	modellen = pq_getmsgint(&buf, 4);
+	if (modellen < 0 || modellen > buf.len - buf.cursor)
+		elog(ERROR, "training plan is truncated");
+	model = palloc(VARHDRSZ + modellen);
+	SET_VARSIZE(model, VARHDRSZ + modellen);
+	memcpy(VARDATA(model), pq_getmsgbytes(&buf, modellen), modellen);
+	plan->model = ModelDeserialize(model, CurrentMemoryContext);
+	return plan;
+}
+
+/* ---- metrics ---- */
+
+void
+MetricAccAdd(MetricAcc *acc, double y, double yhat)
+{
+	double		err = y - yhat;
+	double		delta;
+
+	acc->n++;
+	acc->sse += err * err;
+	acc->sae += fabs(err);
+	delta = y - acc->ymean;
+	acc->ymean += delta / acc->n;
+	acc->ym2 += delta * (y - acc->ymean);
+}
+
+/* Chan et al.'s pairwise update of mean and M2. */
+void
+MetricAccMerge(MetricAcc *into, const MetricAcc *from)
+{
+	int64		n;
+	double		delta;
+
+	if (from->n == 0)
+		return;
+	if (into->n == 0)
+	{
+		*into = *from;
+		return;
+	}
+	n = into->n + from->n;
+	delta = from->ymean - into->ymean;
+	into->ym2 += from->ym2 + delta * delta * ((double) into->n * from->n / n);
+	into->ymean += delta * from->n / n;
+	into->sse += from->sse;
+	into->sae += from->sae;
+	into->n = n;
+}
+
+/* ---- level dictionaries ---- */
+
+static LevelDict *
+level_dict_create(void)
+{
+	LevelDict  *d = palloc0(sizeof(LevelDict));
+
+	d->capacity = 16;
+	d->keys = palloc0(sizeof(char *) * d->capacity);
+	d->lens = palloc0(sizeof(int) * d->capacity);
+	d->hashes = palloc0(sizeof(uint32) * d->capacity);
+	d->counts = palloc0(sizeof(int64) * d->capacity);
+	return d;
+}
+
+static void level_dict_add(LevelDict *d, const char *s, int len, int64 count);
+
+static void
+level_dict_grow(LevelDict *d)
+{
+	LevelDict	old = *d;
+
+	d->capacity *= 2;
+	d->nentries = 0;
+	d->keys = palloc0(sizeof(char *) * d->capacity);
+	d->lens = palloc0(sizeof(int) * d->capacity);
+	d->hashes = palloc0(sizeof(uint32) * d->capacity);
+	d->counts = palloc0(sizeof(int64) * d->capacity);
+	for (int i = 0; i < old.capacity; i++)
+		if (old.keys[i])
+			level_dict_add(d, old.keys[i], old.lens[i], old.counts[i]);
+	pfree(old.keys);
+	pfree(old.lens);
+	pfree(old.hashes);
+	pfree(old.counts);
+}
+
+/*
+ * Count `count` occurrences of a value; open addressing, linear probing.
+ * Past PASS_MAX_LEVELS distinct values the dictionary only remembers that
+ * it overflowed: train() then refuses the column with a hint.
+ */
+static void
+level_dict_add(LevelDict *d, const char *s, int len, int64 count)
+{
+	uint32		h = hash_bytes((const unsigned char *) s, len);
+	int			mask = d->capacity - 1;
+	int			i = h & mask;
+
+	while (d->keys[i] != NULL)
+	{
+		if (d->hashes[i] == h && d->lens[i] == len &&
+			memcmp(d->keys[i], s, len) == 0)
+		{
+			d->counts[i] += count;
+			return;
+		}
+		i = (i + 1) & mask;
+	}
+	if (d->overflow)
+		return;
+	if (d->nentries >= PASS_MAX_LEVELS)
+	{
+		d->overflow = true;
+		return;
+	}
+	d->keys[i] = pnstrdup(s, len);
+	d->lens[i] = len;
+	d->hashes[i] = h;
+	d->counts[i] = count;
+	d->nentries++;
+	if (d->nentries * 2 > d->capacity)
+		level_dict_grow(d);
+}
+
+/* ---- state ---- */
+
+static PassState *
+pass_state_create(MemoryContext mcxt, PassMode mode, int nfeatures)
+{
+	PassState  *st = MemoryContextAllocZero(mcxt, sizeof(PassState));
+
+	st->mcxt = mcxt;
+	st->mode = mode;
+	st->nfeatures = nfeatures;
+	st->nonnull = MemoryContextAllocZero(mcxt, sizeof(int64) * Max(nfeatures, 1));
+	st->sum = MemoryContextAllocZero(mcxt, sizeof(double) * Max(nfeatures, 1));
+	st->dicts = MemoryContextAllocZero(mcxt, sizeof(LevelDict *) * Max(nfeatures, 1));
+	return st;
+}
+
+/*
+ * First call in a backend: read the plan and the argument types, and set
+ * up the working memory.
+ */
+static PassState *
+pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(aggcxt);
+	PassPlan   *plan;
+	PassState  *st;
+	Model	   *model;
+	int			nargs = PG_NARGS() - 2;
+
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "training plan must not be NULL");
+	plan = PassPlanDeserialize(PG_GETARG_BYTEA_PP(1));
+	model = plan->model;
+	if (nargs != model->pre.nfeatures + 1)
+		elog(ERROR, "training pass got %d inputs for %d features",
+			 nargs, model->pre.nfeatures);
+
+	st = pass_state_create(aggcxt, plan->mode, model->pre.nfeatures);
+	st->plan = plan;
+	st->stash_limit = plan->stash_limit;
+	st->cols = palloc(sizeof(InputColumn) * nargs);
+	for (int i = 0; i < nargs; i++)
+	{
+		Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, i + 2);
+
+		if (!OidIsValid(typid))
+			elog(ERROR, "could not determine the type of training input %d", i);
+		InputColumnInit(&st->cols[i], typid, aggcxt);
+		if (i > 0 && model->pre.features[i - 1].kind == FEATURE_NUMERIC &&
+			!TypeIsNumericFeature(typid))
+			elog(ERROR, "feature \"%s\" arrived as a non-numeric type",
+				 model->pre.features[i - 1].name);
+	}
+	for (int i = 0; i < st->nfeatures; i++)
+		if (plan->mode == PASS_PROFILE &&
+			model->pre.features[i].kind == FEATURE_CATEGORICAL)
+			st->dicts[i] = level_dict_create();
+
+	st->vals = palloc0(sizeof(double) * Max(st->nfeatures, 1));
+	st->isnull = palloc0(sizeof(bool) * Max(st->nfeatures, 1));
+	st->strs = palloc0(sizeof(char *) * Max(st->nfeatures, 1));
+	st->lens = palloc0(sizeof(int) * Max(st->nfeatures, 1));
+	st->row = palloc0(sizeof(double) * (model->pre.ndesign + 2));
+	st->row[0] = 1.0;
+	if (plan->mode == PASS_LSQ)
+	{
+		AifBlasPrepare();
+		st->lsq = LsqCreate(model->pre.ndesign + 2);
+		st->stash_width = model->pre.ndesign + 1;
+	}
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* Keep an encoded test row, unless the budget is spent. */
+static void
+stash_row(PassState *st, const double *design_and_y)
+{
+	Size		rowbytes = sizeof(double) * st->stash_width;
+
+	if (st->stash_overflow)
+		return;
+	if (st->stash_rows == st->stash_capacity)
+	{
+		int64		newcap = Max(1024, st->stash_capacity * 2);
+
+		if ((Size) newcap * rowbytes > (Size) st->stash_limit)
+			newcap = st->stash_limit / rowbytes;
+		if (newcap <= st->stash_rows)
+		{
+			/* over budget: give the rows up; train() scans once more */
+			if (st->stash)
+				pfree(st->stash);
+			st->stash = NULL;
+			st->stash_rows = 0;
+			st->stash_capacity = 0;
+			st->stash_overflow = true;
+			return;
+		}
+		if (st->stash == NULL)
+			st->stash = MemoryContextAllocHuge(st->mcxt, newcap * rowbytes);
+		else
+			st->stash = repalloc_huge(st->stash, newcap * rowbytes);
+		st->stash_capacity = newcap;
+	}
+	memcpy(st->stash + st->stash_rows * st->stash_width, design_and_y, rowbytes);
+	st->stash_rows++;
+}
+
+static inline uint64
+mix64(uint64 h)
+{
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+
+static inline uint64
+hash_double(uint64 h, double v)
+{
+	uint64		bits;
+
+	if (v == 0.0)
+		v = 0.0;				/* -0 and +0 are the same value */
+	memcpy(&bits, &v, sizeof(bits));
+	return hash_combine64(h, mix64(bits));
+}
+
+/* The converted inputs of the current row into st->row[1 .. ndesign]. */
+static void
+encode_row(PassState *st)
+{
+	Model	   *model = st->plan->model;
+	double	   *design = st->row + 1;
+
+	for (int i = 0; i < st->nfeatures; i++)
+	{
+		FeatureSpec *f = &model->pre.features[i];
+
+		if (f->kind == FEATURE_NUMERIC)
+			design[f->design_offset] = st->isnull[i] ? f->impute : st->vals[i];
+		else
+			EncodeCategorical(f, st->isnull[i], st->strs[i], st->lens[i], design);
+	}
+}
+
+Datum
+aifactory_train_transition(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	PassState  *st;
+	PassPlan   *plan;
+	Model	   *model;
+	double		y;
+	uint64		h;
+	bool		is_test;
+	bool		missing = false;
+	int			nf;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "aifactory_train_transition called in non-aggregate context");
+
+	st = PG_ARGISNULL(0) ? pass_state_start(fcinfo, aggcxt) :
+		(PassState *) PG_GETARG_POINTER(0);
+	plan = st->plan;
+	model = plan->model;
+	nf = st->nfeatures;
+
+	/* rows without a target teach nothing */
+	if (PG_ARGISNULL(2))
+	{
+		st->rows_null_target++;
+		PG_RETURN_POINTER(st);
+	}
+	y = InputToDouble(&st->cols[0], PG_GETARG_DATUM(2));
+	if (unlikely(isnan(y) || isinf(y)))
+		CheckFinite(y, psprintf("target column \"%s\"", model->target));
+
+	/*
+	 * Convert every input once: numerics to double, categoricals to their
+	 * string (then to a level index when levels are known).  The split is
+	 * a seeded hash of these raw values.
+	 */
+	h = hash_double(plan->seed, y);
+	for (int i = 0; i < nf; i++)
+	{
+		int			argno = i + 3;
+		FeatureSpec *f = &model->pre.features[i];
+
+		st->isnull[i] = PG_ARGISNULL(argno);
+		if (st->isnull[i])
+		{
+			h = hash_combine64(h, UINT64CONST(0x9e3779b97f4a7c15));
+			if (f->kind == FEATURE_NUMERIC)
+				missing = true;
+			continue;
+		}
+		if (f->kind == FEATURE_NUMERIC)
+		{
+			double		v = InputToDouble(&st->cols[i + 1], PG_GETARG_DATUM(argno));
+
+			if (unlikely(isnan(v) || isinf(v)))
+				CheckFinite(v, psprintf("feature \"%s\"", f->name));
+			st->vals[i] = v;
+			h = hash_double(h, v);
+		}
+		else
+		{
+			st->strs[i] = InputToString(&st->cols[i + 1], PG_GETARG_DATUM(argno),
+										&st->lens[i]);
+			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) st->strs[i],
+													  st->lens[i], 0));
+		}
+	}
+	is_test = plan->test_size > 0 &&
+		(double) (mix64(h) >> 11) * (1.0 / 9007199254740992.0) < plan->test_size;
+
+	if (is_test)
+		st->rows_test++;
+	else
+	{
+		st->rows_train++;
+		for (int i = 0; i < nf; i++)
+		{
+			if (st->isnull[i])
+				continue;
+			if (model->pre.features[i].kind == FEATURE_NUMERIC)
+			{
+				st->nonnull[i]++;
+				st->sum[i] += st->vals[i];
+			}
+			else if (st->dicts[i])
+				level_dict_add(st->dicts[i], st->strs[i], st->lens[i], 1);
+		}
+	}
+
+	switch (st->mode)
+	{
+		case PASS_PROFILE:
+			break;
+		case PASS_LSQ:
+			if (missing && !plan->impute_known)
+			{
+				if (!is_test)
+					st->rows_skipped_missing++;
+				break;
+			}
+			encode_row(st);
+			st->row[model->pre.ndesign + 1] = y;
+			if (is_test)
+				stash_row(st, st->row + 1);
+			else
+				LsqAddRow(st->lsq, st->row);
+			break;
+		case PASS_EVAL:
+			if (is_test || plan->test_size <= 0)
+			{
+				encode_row(st);
+				MetricAccAdd(&st->acc, y, ModelPredictDesign(model, st->row + 1));
+			}
+			break;
+	}
+	PG_RETURN_POINTER(st);
+}
+
+/* ---- combine ---- */
+
+static PassState *
+pass_state_copy(PassState *src, MemoryContext mcxt)
+{
+	bytea	   *bytes;
+	Datum		d;
+
+	d = DirectFunctionCall1(aifactory_train_serialize, PointerGetDatum(src));
+	bytes = DatumGetByteaPP(d);
+	return PassStateDeserialize(bytes, mcxt);
+}
+
+Datum
+aifactory_train_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	MemoryContext old;
+	PassState  *a;
+	PassState  *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "aifactory_train_combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	b = (PassState *) PG_GETARG_POINTER(1);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_POINTER(pass_state_copy(b, aggcxt));
+	a = (PassState *) PG_GETARG_POINTER(0);
+	if (a->mode != b->mode || a->nfeatures != b->nfeatures)
+		elog(ERROR, "cannot combine different training passes");
+
+	old = MemoryContextSwitchTo(aggcxt);
+	a->rows_train += b->rows_train;
+	a->rows_test += b->rows_test;
+	a->rows_null_target += b->rows_null_target;
+	a->rows_skipped_missing += b->rows_skipped_missing;
+	for (int i = 0; i < a->nfeatures; i++)
+	{
+		a->nonnull[i] += b->nonnull[i];
+		a->sum[i] += b->sum[i];
+		if (b->dicts[i])
+		{
+			if (!a->dicts[i])
+				a->dicts[i] = level_dict_create();
+			for (int k = 0; k < b->dicts[i]->capacity; k++)
+				if (b->dicts[i]->keys[k])
+					level_dict_add(a->dicts[i], b->dicts[i]->keys[k],
+								   b->dicts[i]->lens[k], b->dicts[i]->counts[k]);
+			a->dicts[i]->overflow |= b->dicts[i]->overflow;
+		}
+	}
+	if (b->lsq)
+	{
+		if (!a->lsq)
+			a->lsq = LsqCreate(b->lsq->d);
+		LsqMerge(a->lsq, b->lsq);
+	}
+	a->stash_limit = Max(a->stash_limit, b->stash_limit);
+	if (b->stash_overflow || a->stash_overflow ||
+		(a->stash_rows + b->stash_rows) * sizeof(double) * Max(a->stash_width, b->stash_width) >
+		(Size) a->stash_limit)
+	{
+		if (a->stash)
+			pfree(a->stash);
+		a->stash = NULL;
+		a->stash_rows = a->stash_capacity = 0;
+		a->stash_overflow = true;
+	}
+	else if (b->stash_rows > 0)
+	{
+		Size		rowbytes = sizeof(double) * b->stash_width;
+		int64		need = a->stash_rows + b->stash_rows;
+
+		a->stash_width = b->stash_width;
+		if (need > a->stash_capacity)
+		{
+			if (a->stash == NULL)
+				a->stash = MemoryContextAllocHuge(aggcxt, need * rowbytes);
+			else
+				a->stash = repalloc_huge(a->stash, need * rowbytes);
+			a->stash_capacity = need;
+		}
+		memcpy(a->stash + a->stash_rows * a->stash_width, b->stash,
+			   b->stash_rows * rowbytes);
+		a->stash_rows = need;
+	}
+	MetricAccMerge(&a->acc, &b->acc);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(a);
+}
+
+/* ---- serialization ---- */
+
+Datum
+aifactory_train_serialize(PG_FUNCTION_ARGS)
+{
+	PassState  *st = (PassState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, st->mode);
+	pq_sendint32(&buf, st->nfeatures);
+	pq_sendint64(&buf, st->rows_train);
+	pq_sendint64(&buf, st->rows_test);
+	pq_sendint64(&buf, st->rows_null_target);
+	pq_sendint64(&buf, st->rows_skipped_missing);
+	for (int i = 0; i < st->nfeatures; i++)
+	{
+		LevelDict  *d = st->dicts[i];
+
+		pq_sendint64(&buf, st->nonnull[i]);
+		pq_sendfloat8(&buf, st->sum[i]);
+		if (d == NULL)
+		{
+			pq_sendint32(&buf, -1);
+			continue;
+		}
+		pq_sendint32(&buf, d->nentries);
+		pq_sendbyte(&buf, d->overflow ? 1 : 0);
+		for (int k = 0; k < d->capacity; k++)
+		{
+			if (d->keys[k] == NULL)
+				continue;
+			pq_sendint32(&buf, d->lens[k]);
+			pq_sendbytes(&buf, d->keys[k], d->lens[k]);
+			pq_sendint64(&buf, d->counts[k]);
+		}
+	}
+	if (st->lsq)
+	{
+		Size		n = LsqSerializedSize(st->lsq->d);
+		char	   *tmp = palloc(n);
+
+		LsqSerialize(st->lsq, tmp);
+		pq_sendint32(&buf, st->lsq->d);
+		pq_sendint64(&buf, n);
+		pq_sendbytes(&buf, tmp, n);
+		pfree(tmp);
+	}
+	else
+		pq_sendint32(&buf, 0);
+	pq_sendbyte(&buf, st->stash_overflow ? 1 : 0);
+	pq_sendint64(&buf, st->stash_limit);
+	pq_sendint32(&buf, st->stash_width);
+	pq_sendint64(&buf, st->stash_rows);
+	if (st->stash_rows > 0)
+		pq_sendbytes(&buf, (char *) st->stash,
+					 st->stash_rows * st->stash_width * sizeof(double));
+	pq_sendint64(&buf, st->acc.n);
+	pq_sendfloat8(&buf, st->acc.sse);
+	pq_sendfloat8(&buf, st->acc.sae);
+	pq_sendfloat8(&buf, st->acc.ymean);
+	pq_sendfloat8(&buf, st->acc.ym2);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PassState *
+PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
+{
+	StringInfoData buf;
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+	PassState  *st;
+	int			mode;
+	int			nfeatures;
+	int			d;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	mode = pq_getmsgint(&buf, 4);
+	nfeatures = pq_getmsgint(&buf, 4);
+	if (mode < PASS_PROFILE || mode > PASS_EVAL || nfeatures < 0 || nfeatures > 100000)
+		elog(ERROR, "invalid training pass state");
+	st = pass_state_create(mcxt, mode, nfeatures);
+	st->rows_train = pq_getmsgint64(&buf);
+	st->rows_test = pq_getmsgint64(&buf);
+	st->rows_null_target = pq_getmsgint64(&buf);
+	st->rows_skipped_missing = pq_getmsgint64(&buf);
+	for (int i = 0; i < nfeatures; i++)
+	{
+		int			n;
+
+		st->nonnull[i] = pq_getmsgint64(&buf);
+		st->sum[i] = pq_getmsgfloat8(&buf);
+		n = pq_getmsgint(&buf, 4);
+		if (n < 0)
+			continue;
+		st->dicts[i] = level_dict_create();
+		st->dicts[i]->overflow = pq_getmsgbyte(&buf) != 0;
+		for (int k = 0; k < n; k++)
+		{
+			int			len = pq_getmsgint(&buf, 4);
+			const char *s = pq_getmsgbytes(&buf, len);
+			int64		count = pq_getmsgint64(&buf);
+
+			level_dict_add(st->dicts[i], s, len, count);
+		}
+	}
+	d = pq_getmsgint(&buf, 4);
+	if (d > 0)
+	{
+		int64		n = pq_getmsgint64(&buf);
+
+		st->lsq = LsqDeserialize(pq_getmsgbytes(&buf, n), n);
+	}
+	st->stash_overflow = pq_getmsgbyte(&buf) != 0;
+	st->stash_limit = pq_getmsgint64(&buf);
+	st->stash_width = pq_getmsgint(&buf, 4);
+	st->stash_rows = pq_getmsgint64(&buf);
+	if (st->stash_rows > 0)
+	{
+		Size		n = st->stash_rows * st->stash_width * sizeof(double);
+
+		st->stash = MemoryContextAllocHuge(mcxt, n);
+		memcpy(st->stash, pq_getmsgbytes(&buf, n), n);
+		st->stash_capacity = st->stash_rows;
+	}
+	st->acc.n = pq_getmsgint64(&buf);
+	st->acc.sse = pq_getmsgfloat8(&buf);
+	st->acc.sae = pq_getmsgfloat8(&buf);
+	st->acc.ymean = pq_getmsgfloat8(&buf);
+	st->acc.ym2 = pq_getmsgfloat8(&buf);
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+Datum
+aifactory_train_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "aifactory_train_deserialize called in non-aggregate context");
+	PG_RETURN_POINTER(PassStateDeserialize(PG_GETARG_BYTEA_PP(0), aggcxt));
+}
+
+/*
+ * The result is the serialized state; train() reads it back.
+ */
+Datum
+aifactory_train_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	return DirectFunctionCall1(aifactory_train_serialize, PG_GETARG_DATUM(0));
+}

@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * pass.h
+ *	  One scan of a training source, as a parallel-safe aggregate.
+ *
+ * train() reads its source only through the aggregate
+ * aifactory._train_pass(plan bytea, VARIADIC "any"), whose arguments after
+ * the plan are the raw target and feature columns.  The plan says what the
+ * scan computes:
+ *
+ *	  PASS_PROFILE	per-feature counts, sums and category levels of the
+ *					training rows (needed before encoding categoricals);
+ *	  PASS_LSQ		the least-squares state of the training rows, plus the
+ *					encoded test rows (within a memory budget) so that the
+ *					test metrics need no second scan;
+ *	  PASS_EVAL		error metrics of a fitted model on the test rows (or on
+ *					all rows when test_size = 0).
+ *
+ * Every pass splits rows the same way: a row is a test row when a seeded
+ * hash of its raw values falls below test_size, so the split does not
+ * depend on scan order or on how parallel workers divide the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AIF_PASS_H
+#define AIF_PASS_H
+
+#include "postgres.h"
+
+#include "algorithms/lsq.h"
+#include "core/model.h"
+#include "core/preprocess.h"
+
+typedef enum PassMode
+{
+	PASS_PROFILE = 1,
+	PASS_LSQ = 2,
+	PASS_EVAL = 3
+} PassMode;
+
+/* What train() asks of one scan. */
+typedef struct PassPlan
+{
+	PassMode	mode;
+	uint64		seed;
+	double		test_size;
+	bool		impute_known;	/* LSQ: impute NULLs (else skip and count) */
+	int64		stash_limit;	/* LSQ: bytes of test rows kept at most */
+	Model	   *model;			/* features (all modes), coefficients (EVAL) */
+} PassPlan;
+
+/* Distinct values of a categorical feature, with counts. */
+typedef struct LevelDict
+{
+	int			nentries;
+	int			capacity;		/* power of two */
+	bool		overflow;		/* more than PASS_MAX_LEVELS values */
+	char	  **keys;
+	int		   *lens;
+	uint32	   *hashes;
+	int64	   *counts;
+} LevelDict;
+
+#define PASS_MAX_LEVELS 4096
+
+/* Error metrics accumulated over rows (Welford for the target). */
+typedef struct MetricAcc
+{
+	int64		n;
+	double		sse;
+	double		sae;
+	double		ymean;
+	double		ym2;
+} MetricAcc;
+
+typedef struct PassState
+{
+	PassMode	mode;
+	int			nfeatures;
+
+	int64		rows_train;
+	int64		rows_test;
+	int64		rows_null_target;
+	int64		rows_skipped_missing;	/* LSQ without impute_known */
+
+	/* per feature, over training rows */
+	int64	   *nonnull;
+	double	   *sum;
+	LevelDict **dicts;			/* PROFILE, categorical features */
+
+	/* LSQ */
+	int64		stash_limit;	/* bytes */
+	LsqState   *lsq;			/* [1 | design | y] of training rows */
+	int			stash_width;	/* design columns + 1 (y last) */
+	int64		stash_rows;
+	int64		stash_capacity;
+	double	   *stash;
+	bool		stash_overflow;
+
+	/* EVAL */
+	MetricAcc	acc;
+
+	/* per-backend working memory, never serialized */
+	MemoryContext mcxt;
+	PassPlan   *plan;
+	InputColumn *cols;			/* target first, then the features */
+	double	   *row;			/* [1 | design | y] */
+	double	   *vals;			/* current row: numeric values */
+	bool	   *isnull;			/* current row: NULL flags */
+	const char **strs;			/* current row: categorical strings */
+	int		   *lens;
+} PassState;
+
+extern bytea *PassPlanSerialize(const PassPlan *plan);
+extern PassPlan *PassPlanDeserialize(bytea *bytes);
+extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
+
+extern void MetricAccAdd(MetricAcc *acc, double y, double yhat);
+extern void MetricAccMerge(MetricAcc *into, const MetricAcc *from);
+
+#endif							/* AIF_PASS_H */
