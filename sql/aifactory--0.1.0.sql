@@ -15,7 +15,7 @@
 CREATE TABLE @extschema@.projects (
     id          bigserial PRIMARY KEY,
     name        text NOT NULL UNIQUE
-                CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.BETWEEN) 1 AND 63),
+                CHECK (pg_catalog.length(name) >= 1 AND pg_catalog.length(name) <= 63),
     task        text NOT NULL
                 CHECK (task IN ('regression', 'classification', 'clustering', 'decomposition')),
     owner       regrole NOT NULL,

@@ -329,10 +329,11 @@ ModelSerialize(const Model *model)
 		case ALGO_RIDGE:
 			put_u16(&buf, model->fit_intercept ? 1 : 0);
 			put_f64(&buf, model->intercept);
-			put_u32(&buf, model->pre.ndesign);
-			for (int j = 0; j < model->pre.ndesign; j++)
+			/* a plan for a training pass has no coefficients yet */
+			put_u32(&buf, model->coef ? model->pre.ndesign : 0);
+			for (int j = 0; model->coef && j < model->pre.ndesign; j++)
 				put_f64(&buf, model->coef[j]);
-			put_u16(&buf, model->has_stats ? 1 : 0);
+			put_u16(&buf, (model->has_stats && model->coef) ? 1 : 0);
 			if (model->has_stats)
 			{
 				put_f64(&buf, model->df_resid);
@@ -431,12 +432,14 @@ ModelDeserialize(const bytea *bytes, MemoryContext parent)
 				model->fit_intercept = get_u16(&r) != 0;
 				model->intercept = get_f64(&r);
 				n = get_u32(&r);
-				if (n != (uint32) model->pre.ndesign)
+				if (n != (uint32) model->pre.ndesign && n != 0)
 					corrupt("The coefficient count does not match the design.");
-				model->coef = palloc(sizeof(double) * Max(n, 1));
+				model->coef = palloc0(sizeof(double) * Max(model->pre.ndesign, 1));
 				for (uint32 j = 0; j < n; j++)
 					model->coef[j] = get_f64(&r);
 				model->has_stats = get_u16(&r) != 0;
+				if (model->has_stats && n == 0)
+					corrupt("Statistics without coefficients.");
 				if (model->has_stats)
 				{
 					model->df_resid = get_f64(&r);

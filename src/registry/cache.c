@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "aifactory.h"
+#include "access/parallel.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -162,7 +163,7 @@ ModelCacheGet(int64 model_id)
 	SPI_connect();
 	values[0] = Int64GetDatum(model_id);
 	if (SPI_execute_with_args("SELECT model FROM aifactory.models WHERE id OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+							  1, types, values, NULL, IsInParallelMode(), 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read model %lld", (long long) model_id);
 	if (SPI_processed != 1)
 		ereport(ERROR,

@@ -103,7 +103,7 @@ deployment_stack(const ProjectInfo *project, int *depth)
 							  "ON m.id OPERATOR(pg_catalog.=) d.model_id "
 							  "WHERE d.project_id OPERATOR(pg_catalog.=) $1 "
 							  "AND d.alias OPERATOR(pg_catalog.=) $2 ORDER BY d.id",
-							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the deployment history");
 	stack = palloc(sizeof(int64) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -137,7 +137,7 @@ model_is_ready(int64 model_id)
 	values[0] = Int64GetDatum(model_id);
 	SPI_execute_with_args("SELECT 1 FROM aifactory.models WHERE id OPERATOR(pg_catalog.=) $1 "
 						  "AND status OPERATOR(pg_catalog.=) 'ready'",
-						  1, types, values, NULL, true, 0);
+						  1, types, values, NULL, false, 0);
 	return SPI_processed == 1;
 }
 
@@ -190,7 +190,7 @@ aifactory_deploy_strategy(PG_FUNCTION_ARGS)
 								  "AND status OPERATOR(pg_catalog.=) 'ready'",
 								  1, (Oid[]) {INT8OID},
 								  (Datum[]) {Int64GetDatum(project.id)},
-								  NULL, true, 1) != SPI_OK_SELECT)
+								  NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read model versions");
 		{
 			bool		isnull;

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -73,10 +74,16 @@ exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
 	return rc;
 }
 
+/*
+ * Registry reads see this transaction's own earlier writes (a fresh
+ * snapshot after a command-counter increment), except in parallel workers,
+ * which never write and may not advance the command counter.
+ */
 static int
 exec_read(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, true, 0);
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
+										   IsInParallelMode(), 0);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "registry query failed: SPI error %d", rc);

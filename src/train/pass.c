@@ -431,7 +431,13 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 				st->sum[i] += st->vals[i];
 			}
 			else if (st->dicts[i])
+			{
+				/* the transition runs in per-row memory; the dict lives on */
+				MemoryContext old = MemoryContextSwitchTo(st->mcxt);
+
 				level_dict_add(st->dicts[i], st->strs[i], st->lens[i], 1);
+				MemoryContextSwitchTo(old);
+			}
 		}
 	}
 
