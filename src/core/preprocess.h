@@ -41,6 +41,15 @@ extern bool TypeIsCategoricalFeature(Oid typid);
 extern void InputColumnInit(InputColumn *col, Oid typid, MemoryContext mcxt);
 
 extern double InputToDouble(const InputColumn *col, Datum value);
+/* The common case inline: a float8 column. */
+static inline double
+InputToDoubleFast(const InputColumn *col, Datum value)
+{
+	if (likely(col->conv == CONV_FLOAT8))
+		return DatumGetFloat8(value);
+	return InputToDouble(col, value);
+}
+
 extern const char *InputToString(InputColumn *col, Datum value, int *len);
 
 extern int	LevelIndex(const FeatureSpec *f, const char *s, int len);

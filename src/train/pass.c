@@ -11,6 +11,7 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
 #include "common/hashfn.h"
 #include "core/blas.h"
 #include "fmgr.h"
@@ -198,9 +199,15 @@ level_dict_add(LevelDict *d, const char *s, int len, int64 count)
 
 /* ---- state ---- */
 
+/*
+ * A state's data lives in a context of its own under `parent`, so that the
+ * final function can hand the whole state over to train() without a copy.
+ */
 static PassState *
-pass_state_create(MemoryContext mcxt, PassMode mode, int nfeatures)
+pass_state_create(MemoryContext parent, PassMode mode, int nfeatures)
 {
+	MemoryContext mcxt = AllocSetContextCreate(parent, "aifactory train pass",
+											   ALLOCSET_DEFAULT_SIZES);
 	PassState  *st = MemoryContextAllocZero(mcxt, sizeof(PassState));
 
 	st->mcxt = mcxt;
@@ -260,9 +267,11 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	st->lens = palloc0(sizeof(int) * Max(st->nfeatures, 1));
 	st->row = palloc0(sizeof(double) * (model->pre.ndesign + 2));
 	st->row[0] = 1.0;
+	st->words = palloc0(sizeof(uint64) * (st->nfeatures + 1));
 	if (plan->mode == PASS_LSQ)
 	{
 		AifBlasPrepare();
+		MemoryContextSwitchTo(st->mcxt);
 		st->lsq = LsqCreate(model->pre.ndesign + 2);
 		st->stash_width = model->pre.ndesign + 1;
 	}
@@ -316,15 +325,16 @@ mix64(uint64 h)
 	return h;
 }
 
+/* The bits of a value for the split hash; -0 and +0 are one value. */
 static inline uint64
-hash_double(uint64 h, double v)
+double_word(double v)
 {
 	uint64		bits;
 
 	if (v == 0.0)
-		v = 0.0;				/* -0 and +0 are the same value */
+		v = 0.0;
 	memcpy(&bits, &v, sizeof(bits));
-	return hash_combine64(h, mix64(bits));
+	return bits;
 }
 
 /* The converted inputs of the current row into st->row[1 .. ndesign]. */
@@ -373,7 +383,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		st->rows_null_target++;
 		PG_RETURN_POINTER(st);
 	}
-	y = InputToDouble(&st->cols[0], PG_GETARG_DATUM(2));
+	y = InputToDoubleFast(&st->cols[0], PG_GETARG_DATUM(2));
 	if (unlikely(isnan(y) || isinf(y)))
 		CheckFinite(y, psprintf("target column \"%s\"", model->target));
 
@@ -382,7 +392,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	 * string (then to a level index when levels are known).  The split is
 	 * a seeded hash of these raw values.
 	 */
-	h = hash_double(plan->seed, y);
+	st->words[0] = double_word(y);
 	for (int i = 0; i < nf; i++)
 	{
 		int			argno = i + 3;
@@ -391,28 +401,30 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		st->isnull[i] = PG_ARGISNULL(argno);
 		if (st->isnull[i])
 		{
-			h = hash_combine64(h, UINT64CONST(0x9e3779b97f4a7c15));
+			st->words[i + 1] = UINT64CONST(0x9e3779b97f4a7c15);
 			if (f->kind == FEATURE_NUMERIC)
 				missing = true;
 			continue;
 		}
 		if (f->kind == FEATURE_NUMERIC)
 		{
-			double		v = InputToDouble(&st->cols[i + 1], PG_GETARG_DATUM(argno));
+			double		v = InputToDoubleFast(&st->cols[i + 1], PG_GETARG_DATUM(argno));
 
 			if (unlikely(isnan(v) || isinf(v)))
 				CheckFinite(v, psprintf("feature \"%s\"", f->name));
 			st->vals[i] = v;
-			h = hash_double(h, v);
+			st->words[i + 1] = double_word(v);
 		}
 		else
 		{
 			st->strs[i] = InputToString(&st->cols[i + 1], PG_GETARG_DATUM(argno),
 										&st->lens[i]);
-			h = hash_combine64(h, hash_bytes_extended((const unsigned char *) st->strs[i],
-													  st->lens[i], 0));
+			st->words[i + 1] = hash_bytes_extended((const unsigned char *) st->strs[i],
+												   st->lens[i], 0);
 		}
 	}
+	h = hash_bytes_extended((const unsigned char *) st->words,
+							sizeof(uint64) * (nf + 1), plan->seed);
 	is_test = plan->test_size > 0 &&
 		(double) (mix64(h) >> 11) * (1.0 / 9007199254740992.0) < plan->test_size;
 
@@ -506,7 +518,8 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 	if (a->mode != b->mode || a->nfeatures != b->nfeatures)
 		elog(ERROR, "cannot combine different training passes");
 
-	old = MemoryContextSwitchTo(aggcxt);
+	old = MemoryContextSwitchTo(a->mcxt);
+	AifBlasPrepare();
 	a->rows_train += b->rows_train;
 	a->rows_test += b->rows_test;
 	a->rows_null_target += b->rows_null_target;
@@ -552,7 +565,7 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 		if (need > a->stash_capacity)
 		{
 			if (a->stash == NULL)
-				a->stash = MemoryContextAllocHuge(aggcxt, need * rowbytes);
+				a->stash = MemoryContextAllocHuge(a->mcxt, need * rowbytes);
 			else
 				a->stash = repalloc_huge(a->stash, need * rowbytes);
 			a->stash_capacity = need;
@@ -573,8 +586,18 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 {
 	PassState  *st = (PassState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
+	Size		estimate = 1024 + st->nfeatures * 32;
+
+	/* size the buffer once: the test rows can be hundreds of megabytes */
+	if (st->lsq)
+		estimate += LsqSerializedSize(st->lsq->d);
+	estimate += (Size) st->stash_rows * st->stash_width * sizeof(double);
+	for (int i = 0; i < st->nfeatures; i++)
+		if (st->dicts[i])
+			estimate += st->dicts[i]->nentries * 32;
 
 	pq_begintypsend(&buf);
+	enlargeStringInfo(&buf, Min(estimate, MaxAllocSize - 64));
 	pq_sendint32(&buf, st->mode);
 	pq_sendint32(&buf, st->nfeatures);
 	pq_sendint64(&buf, st->rows_train);
@@ -651,6 +674,7 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 	if (mode < PASS_PROFILE || mode > PASS_EVAL || nfeatures < 0 || nfeatures > 100000)
 		elog(ERROR, "invalid training pass state");
 	st = pass_state_create(mcxt, mode, nfeatures);
+	MemoryContextSwitchTo(st->mcxt);
 	st->rows_train = pq_getmsgint64(&buf);
 	st->rows_test = pq_getmsgint64(&buf);
 	st->rows_null_target = pq_getmsgint64(&buf);
@@ -690,7 +714,7 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 	{
 		Size		n = st->stash_rows * st->stash_width * sizeof(double);
 
-		st->stash = MemoryContextAllocHuge(mcxt, n);
+		st->stash = MemoryContextAllocHuge(st->mcxt, n);
 		memcpy(st->stash, pq_getmsgbytes(&buf, n), n);
 		st->stash_capacity = st->stash_rows;
 	}
@@ -714,13 +738,59 @@ aifactory_train_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(PassStateDeserialize(PG_GETARG_BYTEA_PP(0), aggcxt));
 }
 
+/* ---- hand-off ---- */
+
+static MemoryContext handoff_cxt = NULL;
+static PassState *handoff_state = NULL;
+
+#define HANDOFF_MARKER "aifactory: state handed to train()"
+
 /*
- * The result is the serialized state; train() reads it back.
+ * train() runs the pass in its own backend and wants the final state, test
+ * rows included.  Returning it as bytes would copy it three times (the
+ * serialization, SPI's result tuple, the deserialization); instead the
+ * final function moves the state's memory context under a context that
+ * train() named here.  Outside train() the final function serializes.
  */
+void
+PassHandoffBegin(MemoryContext cxt)
+{
+	handoff_cxt = cxt;
+	handoff_state = NULL;
+}
+
+PassState *
+PassHandoffEnd(void)
+{
+	PassState  *st = handoff_state;
+
+	handoff_cxt = NULL;
+	handoff_state = NULL;
+	return st;
+}
+
 Datum
 aifactory_train_final(PG_FUNCTION_ARGS)
 {
+	PassState  *st;
+
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	st = (PassState *) PG_GETARG_POINTER(0);
+	if (handoff_cxt != NULL && handoff_state == NULL && !IsParallelWorker())
+	{
+		MemoryContextSetParent(st->mcxt, handoff_cxt);
+		/* working memory stays with the aggregate and goes away with it */
+		st->plan = NULL;
+		st->cols = NULL;
+		st->row = NULL;
+		st->vals = NULL;
+		st->isnull = NULL;
+		st->strs = NULL;
+		st->lens = NULL;
+		st->words = NULL;
+		handoff_state = st;
+		PG_RETURN_TEXT_P(cstring_to_text(HANDOFF_MARKER));
+	}
 	return DirectFunctionCall1(aifactory_train_serialize, PG_GETARG_DATUM(0));
 }

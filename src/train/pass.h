@@ -57,6 +57,7 @@ typedef struct LevelDict
 	bool		overflow;		/* more than PASS_MAX_LEVELS values */
 	char	  **keys;
 	int		   *lens;
+	uint64	   *words;			/* current row: what the split hashes */
 	uint32	   *hashes;
 	int64	   *counts;
 } LevelDict;
@@ -109,11 +110,15 @@ typedef struct PassState
 	bool	   *isnull;			/* current row: NULL flags */
 	const char **strs;			/* current row: categorical strings */
 	int		   *lens;
+	uint64	   *words;			/* current row: what the split hashes */
 } PassState;
 
 extern bytea *PassPlanSerialize(const PassPlan *plan);
 extern PassPlan *PassPlanDeserialize(bytea *bytes);
 extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
+
+extern void PassHandoffBegin(MemoryContext cxt);
+extern PassState *PassHandoffEnd(void);
 
 extern void MetricAccAdd(MetricAcc *acc, double y, double yhat);
 extern void MetricAccMerge(MetricAcc *into, const MetricAcc *from);

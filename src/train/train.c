@@ -348,7 +348,8 @@ run_pass(TrainRun *run, PassMode mode, double test_size, bool impute_known,
 	Datum		values[1];
 	bool		isnull;
 	Datum		d;
-	int			rc;
+	volatile int rc = 0;
+	PassState  *volatile st = NULL;
 
 	memset(&plan, 0, sizeof(plan));
 	plan.mode = mode;
@@ -359,9 +360,21 @@ run_pass(TrainRun *run, PassMode mode, double test_size, bool impute_known,
 	plan.model = run->model;
 	values[0] = PointerGetDatum(PassPlanSerialize(&plan));
 
-	rc = SPI_execute_with_args(run->pass_sql, 1, types, values, NULL, true, 1);
+	/* no row limit: a limit would keep the executor out of parallel mode */
+	PassHandoffBegin(result_cxt);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(run->pass_sql, 1, types, values, NULL, true, 0);
+	}
+	PG_FINALLY();
+	{
+		st = PassHandoffEnd();
+	}
+	PG_END_TRY();
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "training pass failed: SPI error %d", rc);
+	if (st != NULL)
+		return st;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return NULL;			/* no rows at all */
