@@ -30,7 +30,10 @@ typedef struct LsqState
 	double	   *R;				/* d x d, column-major, upper triangle used;
 								 * all zero before the first fold */
 	int			nbuf;			/* rows waiting in buf */
-	double	   *buf;			/* LSQ_BLOCK_ROWS x d, column-major */
+	double	   *buf;			/* LSQ_BLOCK_ROWS x d, column-major; also
+								 * scratch for LsqMerge and LsqSolve */
+	int			nb;				/* column block size of the dtpqrt calls */
+	double	   *scratch;		/* dtpqrt's T and work, nb x d each */
 } LsqState;
 
 /* How LsqSolve should treat the problem. */
@@ -62,6 +65,11 @@ typedef struct LsqFit
 } LsqFit;
 
 extern LsqState *LsqCreate(int d);
+
+/*
+ * row holds all d values of one row of A: row[0] must be 1 (the intercept
+ * column, checked), then the k features, then y in row[d - 1].
+ */
 extern void LsqAddRow(LsqState *state, const double *row);
 extern void LsqFlush(LsqState *state);
 extern void LsqMerge(LsqState *into, LsqState *from);
@@ -75,6 +83,13 @@ extern LsqState *LsqDeserialize(const char *src, Size len);
 extern double LsqColumnMean(const LsqState *state, int col);
 extern double LsqColumnStd(const LsqState *state, int col);	/* population */
 
+/*
+ * Flushes the state, then fills fit; its arrays are palloc'd in the current
+ * memory context.  beta always has k entries (NaN, like intercept and rss,
+ * when rank_deficient_col >= 0).  se is NULL unless standard errors were
+ * computed (want_stderr, alpha == 0, full rank, df_resid > 0).  df_resid
+ * is capped at INT_MAX.  ERROR on zero rows or a negative/non-finite alpha.
+ */
 extern void LsqSolve(LsqState *state, const LsqOptions *opts, LsqFit *fit);
 
 #endif							/* AIF_LSQ_H */

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * miscadmin.h (unit-test shim)
+ *	  CHECK_FOR_INTERRUPTS() without a server: there is nothing to cancel.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AIF_PGSHIM_MISCADMIN_H
+#define AIF_PGSHIM_MISCADMIN_H
+
+#include "postgres.h"
+
+#define CHECK_FOR_INTERRUPTS() do { } while (0)
+
+#endif							/* AIF_PGSHIM_MISCADMIN_H */
