@@ -74,6 +74,7 @@
 static void LsqTpqrt(LsqState *state, double *A, int lda, int m, int n, int l,
 					 double *B, int ldb);
 static void LsqFoldBuffer(LsqState *state);
+static double *LsqBuildFactor(LsqState *state, const LsqOptions *opts);
 static void LsqCheckFlushed(const LsqState *state, int col);
 
 
@@ -304,6 +305,93 @@ LsqColumnStd(const LsqState *state, int col)
 }
 
 /*
+ * W: the triangular factor of the design actually fitted, d x d with
+ * leading dimension d (see LsqSolve).  The caller pfrees it.
+ */
+static double *
+LsqBuildFactor(LsqState *state, const LsqOptions *opts)
+{
+	int			d = state->d;
+	int			k = d - 2;
+	int			off = opts->intercept ? 1 : 0;
+	int			p = k + off;
+	bool		ridge = opts->alpha > 0;
+	const double *R = state->R;
+	double	   *W;
+	int			i;
+	int			j;
+
+	W = (double *) palloc(sizeof(double) * (Size) d * d);
+	if (opts->intercept)
+		memcpy(W, R, sizeof(double) * (Size) d * d);
+	else
+	{
+		/* R[:, 1:] is upper Hessenberg: one rotation per subdiagonal entry */
+		memcpy(W, R + d, sizeof(double) * (Size) d * (d - 1));
+		for (j = 0; j < d - 1; j++)
+		{
+			double		f = W[(Size) j * d + j];
+			double		g = W[(Size) j * d + j + 1];
+			double		h;
+			double		c;
+			double		s;
+			int			jj;
+
+			if ((j & 63) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (g == 0)
+				continue;
+			h = hypot(f, g);
+			c = f / h;
+			s = g / h;
+			for (jj = j; jj < d - 1; jj++)
+			{
+				double	   *col = W + (Size) jj * d;
+				double		t1 = col[j];
+				double		t2 = col[j + 1];
+
+				col[j] = c * t1 + s * t2;
+				col[j + 1] = c * t2 - s * t1;
+			}
+			W[(Size) j * d + j + 1] = 0;
+		}
+	}
+
+	/*
+	 * Ridge: fold the k penalty rows sqrt(alpha) s_j e_(off+j) into W.  Row
+	 * chunk [r, r + m) is zero left of column off + r and diagonal from
+	 * there, i.e. upper trapezoidal in W[off+r:, off+r:].
+	 */
+	if (ridge)
+	{
+		double		sa = sqrt(opts->alpha);
+		int			r;
+
+		for (r = 0; r < k; r += LSQ_BLOCK_ROWS)
+		{
+			int			m = Min(LSQ_BLOCK_ROWS, k - r);
+			int			c0 = off + r;
+			int			n = p + 1 - c0;
+			int			jj;
+
+			CHECK_FOR_INTERRUPTS();
+			for (jj = 0; jj < n; jj++)
+				memset(state->buf + (Size) jj * LSQ_BLOCK_ROWS, 0, sizeof(double) * m);
+			for (i = 0; i < m; i++)
+			{
+				double		s = opts->penalty_scale ? opts->penalty_scale[r + i] : 1.0;
+
+				state->buf[(Size) i * LSQ_BLOCK_ROWS + i] = sa * s;
+			}
+			LsqTpqrt(state, W + (Size) c0 * d + c0, d, m, n, m,
+					 state->buf, LSQ_BLOCK_ROWS);
+		}
+	}
+
+	return W;
+}
+
+/*
  * Fit ordinary or ridge least squares from R (see LsqOptions and LsqFit in
  * lsq.h).  Works on a copy W of the triangular factor of the design that
  * is actually fitted:
@@ -383,73 +471,7 @@ LsqSolve(LsqState *state, const LsqOptions *opts, LsqFit *fit)
 	tss *= tss;
 	fit->tss = tss;
 
-	/* W: the factor of the design actually fitted, leading dimension d. */
-	W = (double *) palloc(sizeof(double) * (Size) d * d);
-	if (opts->intercept)
-		memcpy(W, R, sizeof(double) * (Size) d * d);
-	else
-	{
-		/* R[:, 1:] is upper Hessenberg: one rotation per subdiagonal entry */
-		memcpy(W, R + d, sizeof(double) * (Size) d * (d - 1));
-		for (j = 0; j < d - 1; j++)
-		{
-			double		f = W[(Size) j * d + j];
-			double		g = W[(Size) j * d + j + 1];
-			double		h;
-			double		c;
-			double		s;
-			int			jj;
-
-			if ((j & 63) == 0)
-				CHECK_FOR_INTERRUPTS();
-			if (g == 0)
-				continue;
-			h = hypot(f, g);
-			c = f / h;
-			s = g / h;
-			for (jj = j; jj < d - 1; jj++)
-			{
-				double	   *col = W + (Size) jj * d;
-				double		t1 = col[j];
-				double		t2 = col[j + 1];
-
-				col[j] = c * t1 + s * t2;
-				col[j + 1] = c * t2 - s * t1;
-			}
-			W[(Size) j * d + j + 1] = 0;
-		}
-	}
-
-	/*
-	 * Ridge: fold the k penalty rows sqrt(alpha) s_j e_(off+j) into W.  Row
-	 * chunk [r, r + m) is zero left of column off + r and diagonal from
-	 * there, i.e. upper trapezoidal in W[off+r:, off+r:].
-	 */
-	if (ridge)
-	{
-		double		sa = sqrt(opts->alpha);
-		int			r;
-
-		for (r = 0; r < k; r += LSQ_BLOCK_ROWS)
-		{
-			int			m = Min(LSQ_BLOCK_ROWS, k - r);
-			int			c0 = off + r;
-			int			n = p + 1 - c0;
-			int			jj;
-
-			CHECK_FOR_INTERRUPTS();
-			for (jj = 0; jj < n; jj++)
-				memset(state->buf + (Size) jj * LSQ_BLOCK_ROWS, 0, sizeof(double) * m);
-			for (i = 0; i < m; i++)
-			{
-				double		s = opts->penalty_scale ? opts->penalty_scale[r + i] : 1.0;
-
-				state->buf[(Size) i * LSQ_BLOCK_ROWS + i] = sa * s;
-			}
-			LsqTpqrt(state, W + (Size) c0 * d + c0, d, m, n, m,
-					 state->buf, LSQ_BLOCK_ROWS);
-		}
-	}
+	W = LsqBuildFactor(state, opts);
 
 	/*
 	 * Rank: the first design column nearly in the span of those before it.
@@ -605,4 +627,58 @@ LsqCheckFlushed(const LsqState *state, int col)
 		elog(ERROR, "least-squares column %d out of range 1..%d", col, state->d - 1);
 	if (state->nbuf != 0)
 		elog(ERROR, "least-squares state must be flushed before reading column statistics");
+}
+
+/*
+ * Reciprocal condition number (1-norm estimate) of the factor LsqSolve
+ * fits with these options; 0 when it is singular.
+ */
+double
+LsqRcond(LsqState *state, const LsqOptions *opts)
+{
+	int			p = state->d - 2 + (opts->intercept ? 1 : 0);
+	double	   *W;
+	double		rcond = 0;
+	lapack_int	info;
+
+	if (p == 0)
+		return 1.0;
+	LsqFlush(state);
+	W = LsqBuildFactor(state, opts);
+	info = LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', p, W, state->d, &rcond);
+	pfree(W);
+	if (info != 0)
+		return 0;
+	return rcond;
+}
+
+/*
+ * Solve W^T W delta = g with the factor LsqSolve fits with these options
+ * (the corrected semi-normal equations of iterative refinement).  g and
+ * delta have k + 1 entries, the intercept first; without an intercept
+ * g[0] is ignored and delta[0] is 0.
+ */
+void
+LsqSolveCorrection(LsqState *state, const LsqOptions *opts, const double *g,
+				   double *delta)
+{
+	int			d = state->d;
+	int			k = d - 2;
+	int			off = opts->intercept ? 1 : 0;
+	int			p = k + off;
+	double	   *W;
+	lapack_int	info;
+
+	LsqFlush(state);
+	W = LsqBuildFactor(state, opts);
+	delta[0] = 0;
+	memcpy(delta + 1 - off, g + 1 - off, sizeof(double) * p);
+	info = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', p, 1,
+							   W, d, delta + 1 - off, p);
+	if (info == 0)
+		info = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', p, 1,
+								   W, d, delta + 1 - off, p);
+	pfree(W);
+	if (info != 0)
+		elog(ERROR, "singular factor in least-squares refinement (info %d)", (int) info);
 }

@@ -67,7 +67,7 @@ PassPlanDeserialize(bytea *bytes)
 				 errmsg("invalid training plan"),
 				 errhint("aifactory._train_pass is internal to aifactory.train().")));
 	plan->mode = pq_getmsgint(&buf, 4);
-	if (plan->mode < PASS_PROFILE || plan->mode > PASS_EVAL)
+	if (plan->mode < PASS_PROFILE || plan->mode > PASS_REFINE)
 		elog(ERROR, "unknown training pass mode %d", plan->mode);
 	plan->seed = (uint64) pq_getmsgint64(&buf);
 	plan->test_size = pq_getmsgfloat8(&buf);
@@ -268,6 +268,11 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	st->row = palloc0(sizeof(double) * (model->pre.ndesign + 2));
 	st->row[0] = 1.0;
 	st->words = palloc0(sizeof(uint64) * (st->nfeatures + 1));
+	if (plan->mode == PASS_REFINE)
+	{
+		st->ngrad = model->pre.ndesign + 1;
+		st->grad = MemoryContextAllocZero(st->mcxt, sizeof(DD) * st->ngrad);
+	}
 	if (plan->mode == PASS_LSQ)
 	{
 		AifBlasPrepare();
@@ -471,6 +476,28 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			else
 				LsqAddRow(st->lsq, st->row);
 			break;
+		case PASS_REFINE:
+			if (!is_test)
+			{
+				/*
+				 * The residual in double-double: y and X b nearly cancel
+				 * on an ill-conditioned design, and the refinement step
+				 * is only as good as this difference.
+				 */
+				DD			r = {y, 0.0};
+				double	   *x = st->row + 1;
+				int			k = model->pre.ndesign;
+
+				encode_row(st);
+				if (model->fit_intercept)
+					r = dd_add(r, dd_two_sum(-model->intercept, 0.0));
+				for (int j = 0; j < k; j++)
+					r = dd_add_prod(r, -model->coef[j], x[j]);
+				st->grad[0] = dd_add(st->grad[0], r);
+				for (int j = 0; j < k; j++)
+					st->grad[j + 1] = dd_add(st->grad[j + 1], dd_mul_d(r, x[j]));
+			}
+			break;
 		case PASS_EVAL:
 			if (is_test || plan->test_size <= 0)
 			{
@@ -575,6 +602,16 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 		a->stash_rows = need;
 	}
 	MetricAccMerge(&a->acc, &b->acc);
+	if (b->ngrad > 0)
+	{
+		if (a->ngrad == 0)
+		{
+			a->ngrad = b->ngrad;
+			a->grad = palloc0(sizeof(DD) * a->ngrad);
+		}
+		for (int j = 0; j < a->ngrad; j++)
+			a->grad[j] = dd_add(a->grad[j], b->grad[j]);
+	}
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(a);
 }
@@ -651,6 +688,12 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 	pq_sendfloat8(&buf, st->acc.sae);
 	pq_sendfloat8(&buf, st->acc.ymean);
 	pq_sendfloat8(&buf, st->acc.ym2);
+	pq_sendint32(&buf, st->ngrad);
+	for (int j = 0; j < st->ngrad; j++)
+	{
+		pq_sendfloat8(&buf, st->grad[j].hi);
+		pq_sendfloat8(&buf, st->grad[j].lo);
+	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -671,7 +714,7 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 
 	mode = pq_getmsgint(&buf, 4);
 	nfeatures = pq_getmsgint(&buf, 4);
-	if (mode < PASS_PROFILE || mode > PASS_EVAL || nfeatures < 0 || nfeatures > 100000)
+	if (mode < PASS_PROFILE || mode > PASS_REFINE || nfeatures < 0 || nfeatures > 100000)
 		elog(ERROR, "invalid training pass state");
 	st = pass_state_create(mcxt, mode, nfeatures);
 	MemoryContextSwitchTo(st->mcxt);
@@ -723,6 +766,18 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 	st->acc.sae = pq_getmsgfloat8(&buf);
 	st->acc.ymean = pq_getmsgfloat8(&buf);
 	st->acc.ym2 = pq_getmsgfloat8(&buf);
+	st->ngrad = pq_getmsgint(&buf, 4);
+	if (st->ngrad < 0 || st->ngrad > LSQ_MAX_COLS)
+		elog(ERROR, "invalid training pass state");
+	if (st->ngrad > 0)
+	{
+		st->grad = palloc0(sizeof(DD) * st->ngrad);
+		for (int j = 0; j < st->ngrad; j++)
+		{
+			st->grad[j].hi = pq_getmsgfloat8(&buf);
+			st->grad[j].lo = pq_getmsgfloat8(&buf);
+		}
+	}
 	pq_getmsgend(&buf);
 	MemoryContextSwitchTo(old);
 	return st;

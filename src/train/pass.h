@@ -14,7 +14,10 @@
  *					encoded test rows (within a memory budget) so that the
  *					test metrics need no second scan;
  *	  PASS_EVAL		error metrics of a fitted model on the test rows (or on
- *					all rows when test_size = 0).
+ *					all rows when test_size = 0);
+ *	  PASS_REFINE	X^T (y - X b) over the training rows in extended
+ *					precision, for iterative refinement of an
+ *					ill-conditioned least-squares fit.
  *
  * Every pass splits rows the same way: a row is a test row when a seeded
  * hash of its raw values falls below test_size, so the split does not
@@ -27,6 +30,7 @@
 
 #include "postgres.h"
 
+#include "algorithms/doubledouble.h"
 #include "algorithms/lsq.h"
 #include "core/model.h"
 #include "core/preprocess.h"
@@ -35,7 +39,8 @@ typedef enum PassMode
 {
 	PASS_PROFILE = 1,
 	PASS_LSQ = 2,
-	PASS_EVAL = 3
+	PASS_EVAL = 3,
+	PASS_REFINE = 4
 } PassMode;
 
 /* What train() asks of one scan. */
@@ -100,6 +105,10 @@ typedef struct PassState
 
 	/* EVAL */
 	MetricAcc	acc;
+
+	/* REFINE: gradient, intercept first, in double-double */
+	int			ngrad;
+	DD		   *grad;
 
 	/* per-backend working memory, never serialized */
 	MemoryContext mcxt;
