@@ -284,38 +284,57 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	return st;
 }
 
+static void
+stash_drop(PassState *st)
+{
+	StashChunk *c = st->stash;
+
+	while (c != NULL)
+	{
+		StashChunk *next = c->next;
+
+		pfree(c);
+		c = next;
+	}
+	st->stash = NULL;
+	st->stash_rows = 0;
+}
+
+static StashChunk *
+stash_new_chunk(PassState *st, int capacity)
+{
+	StashChunk *c = MemoryContextAlloc(st->mcxt,
+									   offsetof(StashChunk, rows) +
+									   sizeof(double) * (Size) capacity * st->stash_width);
+
+	c->nrows = 0;
+	c->next = st->stash;
+	st->stash = c;
+	return c;
+}
+
 /* Keep an encoded test row, unless the budget is spent. */
 static void
 stash_row(PassState *st, const double *design_and_y)
 {
 	Size		rowbytes = sizeof(double) * st->stash_width;
+	StashChunk *c = st->stash;
 
 	if (st->stash_overflow)
 		return;
-	if (st->stash_rows == st->stash_capacity)
+	if (c == NULL || c->nrows == STASH_CHUNK_ROWS)
 	{
-		int64		newcap = Max(1024, st->stash_capacity * 2);
-
-		if ((Size) newcap * rowbytes > (Size) st->stash_limit)
-			newcap = st->stash_limit / rowbytes;
-		if (newcap <= st->stash_rows)
+		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * rowbytes > (Size) st->stash_limit)
 		{
 			/* over budget: give the rows up; train() scans once more */
-			if (st->stash)
-				pfree(st->stash);
-			st->stash = NULL;
-			st->stash_rows = 0;
-			st->stash_capacity = 0;
+			stash_drop(st);
 			st->stash_overflow = true;
 			return;
 		}
-		if (st->stash == NULL)
-			st->stash = MemoryContextAllocHuge(st->mcxt, newcap * rowbytes);
-		else
-			st->stash = repalloc_huge(st->stash, newcap * rowbytes);
-		st->stash_capacity = newcap;
+		c = stash_new_chunk(st, STASH_CHUNK_ROWS);
 	}
-	memcpy(st->stash + st->stash_rows * st->stash_width, design_and_y, rowbytes);
+	memcpy(c->rows + (Size) c->nrows * st->stash_width, design_and_y, rowbytes);
+	c->nrows++;
 	st->stash_rows++;
 }
 
@@ -428,8 +447,18 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 												   st->lens[i], 0);
 		}
 	}
-	h = hash_bytes_extended((const unsigned char *) st->words,
-							sizeof(uint64) * (nf + 1), plan->seed);
+	/*
+	 * Each word is mixed on its own (salted by seed and position) and the
+	 * results summed: no chain of dependent multiplies per row.
+	 */
+	h = 0;
+	for (int i = 0; i <= nf; i++)
+	{
+		uint64		w = st->words[i] ^ (plan->seed + (uint64) (i + 1) * UINT64CONST(0x9E3779B97F4A7C15));
+
+		w ^= w >> 32;
+		h += w * UINT64CONST(0xD6E8FEB86659FD93);
+	}
 	is_test = plan->test_size > 0 &&
 		(double) (mix64(h) >> 11) * (1.0 / 9007199254740992.0) < plan->test_size;
 
@@ -511,17 +540,6 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 
 /* ---- combine ---- */
 
-static PassState *
-pass_state_copy(PassState *src, MemoryContext mcxt)
-{
-	bytea	   *bytes;
-	Datum		d;
-
-	d = DirectFunctionCall1(aifactory_train_serialize, PointerGetDatum(src));
-	bytes = DatumGetByteaPP(d);
-	return PassStateDeserialize(bytes, mcxt);
-}
-
 Datum
 aifactory_train_combine(PG_FUNCTION_ARGS)
 {
@@ -540,7 +558,11 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 	}
 	b = (PassState *) PG_GETARG_POINTER(1);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(pass_state_copy(b, aggcxt));
+	{
+		/* adopt b (a deserialized partial state) rather than copy it */
+		MemoryContextSetParent(b->mcxt, aggcxt);
+		PG_RETURN_POINTER(b);
+	}
 	a = (PassState *) PG_GETARG_POINTER(0);
 	if (a->mode != b->mode || a->nfeatures != b->nfeatures)
 		elog(ERROR, "cannot combine different training passes");
@@ -577,29 +599,27 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 		(a->stash_rows + b->stash_rows) * sizeof(double) * Max(a->stash_width, b->stash_width) >
 		(Size) a->stash_limit)
 	{
-		if (a->stash)
-			pfree(a->stash);
-		a->stash = NULL;
-		a->stash_rows = a->stash_capacity = 0;
+		stash_drop(a);
 		a->stash_overflow = true;
 	}
 	else if (b->stash_rows > 0)
 	{
-		Size		rowbytes = sizeof(double) * b->stash_width;
-		int64		need = a->stash_rows + b->stash_rows;
+		/*
+		 * Take b's chunks over without copying them: b's memory context
+		 * becomes a child of a's, so the chunks live (and are handed off)
+		 * with a.
+		 */
+		StashChunk *last = b->stash;
 
+		while (last->next != NULL)
+			last = last->next;
+		last->next = a->stash;
+		a->stash = b->stash;
+		a->stash_rows += b->stash_rows;
 		a->stash_width = b->stash_width;
-		if (need > a->stash_capacity)
-		{
-			if (a->stash == NULL)
-				a->stash = MemoryContextAllocHuge(a->mcxt, need * rowbytes);
-			else
-				a->stash = repalloc_huge(a->stash, need * rowbytes);
-			a->stash_capacity = need;
-		}
-		memcpy(a->stash + a->stash_rows * a->stash_width, b->stash,
-			   b->stash_rows * rowbytes);
-		a->stash_rows = need;
+		b->stash = NULL;
+		b->stash_rows = 0;
+		MemoryContextSetParent(b->mcxt, a->mcxt);
 	}
 	MetricAccMerge(&a->acc, &b->acc);
 	if (b->ngrad > 0)
@@ -680,9 +700,9 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, st->stash_limit);
 	pq_sendint32(&buf, st->stash_width);
 	pq_sendint64(&buf, st->stash_rows);
-	if (st->stash_rows > 0)
-		pq_sendbytes(&buf, (char *) st->stash,
-					 st->stash_rows * st->stash_width * sizeof(double));
+	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+		pq_sendbytes(&buf, (char *) c->rows,
+					 (Size) c->nrows * st->stash_width * sizeof(double));
 	pq_sendint64(&buf, st->acc.n);
 	pq_sendfloat8(&buf, st->acc.sse);
 	pq_sendfloat8(&buf, st->acc.sae);
@@ -757,9 +777,10 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 	{
 		Size		n = st->stash_rows * st->stash_width * sizeof(double);
 
-		st->stash = MemoryContextAllocHuge(st->mcxt, n);
-		memcpy(st->stash, pq_getmsgbytes(&buf, n), n);
-		st->stash_capacity = st->stash_rows;
+		/* one chunk holding every row; MaxAllocSize bounds it, like the bytes */
+		stash_new_chunk(st, st->stash_rows);
+		memcpy(st->stash->rows, pq_getmsgbytes(&buf, n), n);
+		st->stash->nrows = st->stash_rows;
 	}
 	st->acc.n = pq_getmsgint64(&buf);
 	st->acc.sse = pq_getmsgfloat8(&buf);

@@ -69,6 +69,19 @@ typedef struct LevelDict
 
 #define PASS_MAX_LEVELS 4096
 
+/*
+ * Kept test rows, in chunks: combining states links chunks instead of
+ * copying rows, and growing never reallocates.
+ */
+#define STASH_CHUNK_ROWS 8192
+
+typedef struct StashChunk
+{
+	struct StashChunk *next;
+	int			nrows;
+	double		rows[FLEXIBLE_ARRAY_MEMBER];	/* nrows x stash_width */
+} StashChunk;
+
 /* Error metrics accumulated over rows (Welford for the target). */
 typedef struct MetricAcc
 {
@@ -98,9 +111,8 @@ typedef struct PassState
 	int64		stash_limit;	/* bytes */
 	LsqState   *lsq;			/* [1 | design | y] of training rows */
 	int			stash_width;	/* design columns + 1 (y last) */
-	int64		stash_rows;
-	int64		stash_capacity;
-	double	   *stash;
+	int64		stash_rows;		/* in all chunks */
+	StashChunk *stash;			/* newest chunk first */
 	bool		stash_overflow;
 
 	/* EVAL */

@@ -784,13 +784,15 @@ aifactory_train(PG_FUNCTION_ARGS)
 	memset(&acc, 0, sizeof(acc));
 	if (st->rows_test > 0 && !st->stash_overflow)
 	{
-		for (int64 r = 0; r < st->stash_rows; r++)
+		for (StashChunk *c = st->stash; c != NULL; c = c->next)
 		{
-			double	   *row = st->stash + r * st->stash_width;
+			CHECK_FOR_INTERRUPTS();
+			for (int r = 0; r < c->nrows; r++)
+			{
+				double	   *row = c->rows + (Size) r * st->stash_width;
 
-			MetricAccAdd(&acc, row[st->stash_width - 1], ModelPredictDesign(run.model, row));
-			if ((r & 0xffff) == 0)
-				CHECK_FOR_INTERRUPTS();
+				MetricAccAdd(&acc, row[st->stash_width - 1], ModelPredictDesign(run.model, row));
+			}
 		}
 	}
 	else

@@ -1,0 +1,97 @@
+-- Training linear and ridge models from tables, views and queries.
+SELECT setseed(0.5);
+CREATE TABLE houses AS
+SELECT i AS id,
+       round((50 + random() * 200)::numeric, 1)::float8 AS sqft,
+       (1 + (i % 5))::int AS rooms,
+       (ARRAY['north', 'south', 'east'])[1 + (i % 3)] AS area,
+       (i % 4 = 0) AS garage
+FROM generate_series(1, 400) i;
+ALTER TABLE houses ADD COLUMN price float8;
+UPDATE houses SET price = 20 + 3 * sqft + 10 * rooms
+    + CASE area WHEN 'south' THEN 15 WHEN 'east' THEN -5 ELSE 0 END
+    + CASE WHEN garage THEN 7 ELSE 0 END
+    + (random() - 0.5);
+
+-- every column but the target (and here the id) is a feature; text and
+-- bool become one-hot columns with the first level as the reference
+SELECT project, version, algorithm, deployed,
+       round((metrics->>'r2')::numeric, 4) AS r2,
+       (metrics->>'train_rows')::int + (metrics->>'test_rows')::int AS rows,
+       metrics->>'evaluated_on' AS evaluated_on
+FROM aifactory.train('houses', 'SELECT sqft, rooms, area, garage, price FROM houses',
+                     'price', 'linear', seed => 42);
+
+SELECT feature, round(estimate::numeric, 2) AS estimate,
+       std_error < 0.1 AS precise, p_value < 1e-6 AS significant
+FROM aifactory.coefficients('houses');
+
+-- the same split for the same seed: identical metrics
+SELECT a.metrics->'r2' = b.metrics->'r2' AS same_split
+FROM aifactory.train('houses', 'SELECT sqft, rooms, area, garage, price FROM houses',
+                     'price', 'linear', seed => 42, deploy => 'none') a,
+     aifactory.train('houses', 'SELECT sqft, rooms, area, garage, price FROM houses',
+                     'price', 'linear', seed => 42, deploy => 'none') b;
+
+-- the test split is about test_size of the rows
+SELECT (metrics->>'test_rows')::int BETWEEN 80 AND 120 AS quarter_held_out
+FROM aifactory.model_info('houses', 1) AS i(info), LATERAL (SELECT info->'metrics' AS metrics) m;
+
+-- features stored with the model: kinds, imputation values, levels
+SELECT f->>'name' AS name, f->>'kind' AS kind, f->>'type' AS type,
+       f->'levels' AS levels, f->>'reference' AS reference
+FROM jsonb_array_elements(aifactory.model_info('houses', 1)->'features') f;
+
+-- a table name source with an explicit feature list, no intercept
+SELECT version, round((metrics->>'train_r2')::numeric, 3) AS train_r2
+FROM aifactory.train('houses', 'houses', 'price', 'linear',
+                     hyperparams => '{"intercept": false}',
+                     features => ARRAY['sqft', 'rooms'], test_size => 0, deploy => 'none');
+SELECT feature, round(estimate::numeric, 1) AS estimate
+FROM aifactory.coefficients('houses', 4);
+SELECT aifactory.model_info('houses', 4)->'hyperparams' AS hyperparams,
+       aifactory.model_info('houses', 4)->'metrics'->>'evaluated_on' AS evaluated_on;
+
+-- a view source
+CREATE VIEW big_houses AS SELECT sqft, rooms, price FROM houses WHERE sqft > 100;
+SELECT version, (metrics->>'train_rows')::int + (metrics->>'test_rows')::int AS rows
+FROM aifactory.train('big_houses', 'big_houses', 'price', 'linear', seed => 1);
+
+-- ridge: scikit-learn's alpha on standardized features by default
+SELECT version, algorithm, round((metrics->>'r2')::numeric, 3) AS r2
+FROM aifactory.train('houses_ridge', 'SELECT sqft, rooms, area, garage, price FROM houses',
+                     'price', 'ridge', '{"alpha": 10}', seed => 42);
+SELECT aifactory.model_info('houses_ridge')->'hyperparams' AS hyperparams;
+-- every level keeps its column (no reference level), no standard errors
+SELECT feature, std_error IS NULL AS no_std_error
+FROM aifactory.coefficients('houses_ridge');
+
+-- a large penalty shrinks the slopes toward zero
+SELECT version FROM aifactory.train('houses_ridge2', 'SELECT sqft, price FROM houses',
+                                    'price', 'ridge', '{"alpha": 1e6}', seed => 42);
+SELECT round(estimate::numeric, 3) AS sqft_slope_heavy_penalty
+FROM aifactory.coefficients('houses_ridge2') WHERE feature = 'sqft';
+
+-- NULLs in numeric features are imputed with the training mean
+UPDATE houses SET sqft = NULL WHERE id % 10 = 0;
+SELECT version, (metrics->>'train_rows')::int + (metrics->>'test_rows')::int AS rows
+FROM aifactory.train('houses_nulls', 'SELECT sqft, rooms, price FROM houses',
+                     'price', 'linear', seed => 3);
+SELECT round((f->>'impute')::numeric, 0) BETWEEN 140 AND 160 AS mean_imputed
+FROM jsonb_array_elements(aifactory.model_info('houses_nulls')->'features') f
+WHERE f->>'name' = 'sqft';
+
+-- rows with a NULL target are skipped
+UPDATE houses SET price = NULL WHERE id <= 20;
+SELECT (metrics->>'train_rows')::int + (metrics->>'test_rows')::int AS rows
+FROM aifactory.train('houses_target_nulls', 'SELECT sqft, rooms, price FROM houses',
+                     'price', 'linear', seed => 3);
+
+-- integer and numeric targets and features are fine
+SELECT version FROM aifactory.train('ints',
+    'SELECT g AS x, (2 * g + 1)::numeric AS y FROM generate_series(1, 50) g',
+    'y', 'linear', test_size => 0);
+SELECT feature, round(estimate::numeric, 6) AS estimate FROM aifactory.coefficients('ints');
+
+DROP VIEW big_houses;
+DROP TABLE houses;
