@@ -81,6 +81,17 @@ SELECT round((f->>'impute')::numeric, 0) BETWEEN 140 AND 160 AS mean_imputed
 FROM jsonb_array_elements(aifactory.model_info('houses_nulls')->'features') f
 WHERE f->>'name' = 'sqft';
 
+-- a NULL in a test row is imputed too, and that row counts in the metrics
+-- (here an outlier: wherever it falls, it shows in the fit or in the rmse)
+CREATE TABLE lone_null AS SELECT i::float8 AS x, 2.0 * i AS y FROM generate_series(1, 1000) i;
+UPDATE lone_null SET x = NULL, y = 1e6 WHERE x = 500;
+SELECT bool_and((m->>'train_r2')::float8 < 0.999 OR (m->>'rmse')::float8 > 1000) AS outlier_seen
+FROM generate_series(1, 8) seed,
+     LATERAL aifactory.train('lone_null', 'lone_null', 'y', 'linear', test_size => 0.5,
+                             seed => seed, deploy => 'none') t,
+     LATERAL (SELECT t.metrics AS m) mm;
+DROP TABLE lone_null;
+
 -- rows with a NULL target are skipped
 UPDATE houses SET price = NULL WHERE id <= 20;
 SELECT (metrics->>'train_rows')::int + (metrics->>'test_rows')::int AS rows

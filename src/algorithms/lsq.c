@@ -682,3 +682,26 @@ LsqSolveCorrection(LsqState *state, const LsqOptions *opts, const double *g,
 	if (info != 0)
 		elog(ERROR, "singular factor in least-squares refinement (info %d)", (int) info);
 }
+
+/*
+ * Residual sum of squares of any coefficients on the rows in R:
+ * ||A z||^2 = ||R z||^2 with z = (-b0, -b, 1).
+ */
+double
+LsqRss(LsqState *state, double intercept, const double *beta)
+{
+	int			d = state->d;
+	double	   *z = (double *) palloc(sizeof(double) * d);
+	double		rss;
+
+	LsqFlush(state);
+	z[0] = -intercept;
+	for (int j = 0; j < d - 2; j++)
+		z[1 + j] = -beta[j];
+	z[d - 1] = 1.0;
+	cblas_dtrmv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit,
+				d, state->R, d, z, 1);
+	rss = cblas_dnrm2(d, z, 1);
+	pfree(z);
+	return rss * rss;
+}

@@ -91,6 +91,7 @@ extern double LsqColumnStd(const LsqState *state, int col);	/* population */
  * is capped at INT_MAX.  ERROR on zero rows or a negative/non-finite alpha.
  */
 extern void LsqSolve(LsqState *state, const LsqOptions *opts, LsqFit *fit);
+extern double LsqRss(LsqState *state, double intercept, const double *beta);
 extern double LsqRcond(LsqState *state, const LsqOptions *opts);
 extern void LsqSolveCorrection(LsqState *state, const LsqOptions *opts,
 							   const double *g, double *delta);

@@ -52,16 +52,33 @@ uint64		ModelCacheGeneration = 0;
 static HTAB *model_cache = NULL;
 static HTAB *deployed_cache = NULL;
 static bool deployed_valid = false;
+static bool models_valid = true;
 static Oid	deployments_relid = InvalidOid;
+static Oid	models_relid = InvalidOid;
 static Size model_cache_bytes = 0;
 static uint64 use_clock = 0;
 
+/*
+ * Relcache invalidation callback.  Only flags are set here; the caches are
+ * emptied at their next use.  The deployment map goes on any change to
+ * aifactory.deployments; the models go only when aifactory.models itself
+ * is rebuilt or dropped (DROP EXTENSION, then a new registry whose ids
+ * start over), or on a full reset.
+ */
 static void
 deployments_inval(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == deployments_relid ||
 		!OidIsValid(deployments_relid))
+	{
 		deployed_valid = false;
+		deployments_relid = InvalidOid;
+	}
+	if (relid == InvalidOid || (OidIsValid(models_relid) && relid == models_relid))
+	{
+		models_valid = false;
+		models_relid = InvalidOid;
+	}
 }
 
 void
@@ -89,6 +106,21 @@ static void
 ensure_caches(void)
 {
 	HASHCTL		ctl;
+
+	if (!models_valid && model_cache != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		ModelEntry *e;
+
+		hash_seq_init(&seq, model_cache);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			MemoryContextDelete(e->model->mcxt);
+		hash_destroy(model_cache);
+		model_cache = NULL;
+		model_cache_bytes = 0;
+		ModelCacheGeneration++;
+	}
+	models_valid = true;
 
 	if (model_cache == NULL)
 	{
@@ -161,6 +193,8 @@ ModelCacheGet(int64 model_id)
 	}
 
 	SPI_connect();
+	if (!OidIsValid(models_relid))
+		models_relid = get_relname_relid("models", get_namespace_oid("aifactory", false));
 	values[0] = Int64GetDatum(model_id);
 	if (SPI_execute_with_args("SELECT model FROM aifactory.models WHERE id OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, IsInParallelMode(), 1) != SPI_OK_SELECT)

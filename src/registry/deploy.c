@@ -79,7 +79,8 @@ aifactory_deploy_version(PG_FUNCTION_ARGS)
 	if (version <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("version must be positive")));
+				 errmsg("version must be positive"),
+				 errhint("Versions count 1, 2, 3 ... per project; see aifactory.model_metrics.")));
 	RegistryGetModel(&project, version, true, &row);
 	return deploy_model(fcinfo, &project, row.id, "version");
 }

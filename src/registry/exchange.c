@@ -73,7 +73,8 @@ aifactory_export_model(PG_FUNCTION_ARGS)
 		if (version <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("version must be positive")));
+					 errmsg("version must be positive"),
+					 errhint("Leave the version out (or NULL) to export the deployed model.")));
 	}
 
 	SPI_connect();

@@ -175,8 +175,28 @@ RegistryCreateProject(const char *name, TaskKind task, ProjectInfo *project)
 	values[1] = CStringGetTextDatum(TaskName(task));
 	values[2] = ObjectIdGetDatum(GetUserId());
 	exec_as_owner("INSERT INTO " SCHEMA ".projects (name, task, owner) "
-				  "VALUES ($1, $2, $3::pg_catalog.regrole) RETURNING id",
+				  "VALUES ($1, $2, $3::pg_catalog.regrole) "
+				  "ON CONFLICT (name) DO NOTHING RETURNING id",
 				  3, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed == 0)
+	{
+		/*
+		 * A concurrent transaction created the project first (the insert
+		 * waited for it to commit): join it as any later caller would.
+		 */
+		if (!RegistryFindProject(name, project))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("project \"%s\" was created concurrently", name),
+					 errhint("Retry the transaction.")));
+		if (project->task != task)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("project \"%s\" is a %s project, not %s", name,
+							TaskName(project->task), TaskName(task))));
+		RegistryCheckOwner(project, "add models");
+		return;
+	}
 	project->id = DatumGetInt64(spi_value(0, 1, &isnull));
 	project->name = pstrdup(name);
 	project->task = task;

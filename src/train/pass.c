@@ -409,7 +409,11 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	}
 	y = InputToDoubleFast(&st->cols[0], PG_GETARG_DATUM(2));
 	if (unlikely(isnan(y) || isinf(y)))
-		CheckFinite(y, psprintf("target column \"%s\"", model->target));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("target column \"%s\" contains %s", model->target,
+						isnan(y) ? "NaN" : "Infinity"),
+				 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
 
 	/*
 	 * Convert every input once: numerics to double, categoricals to their
@@ -465,8 +469,12 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	if (is_test)
 		st->rows_test++;
 	else
-	{
 		st->rows_train++;
+
+	/* counts, sums and levels: only while imputation values are unknown */
+	if (!is_test && (st->mode == PASS_PROFILE ||
+					 (st->mode == PASS_LSQ && !plan->impute_known)))
+	{
 		for (int i = 0; i < nf; i++)
 		{
 			if (st->isnull[i])
@@ -494,8 +502,8 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		case PASS_LSQ:
 			if (missing && !plan->impute_known)
 			{
-				if (!is_test)
-					st->rows_skipped_missing++;
+				/* test rows too: their metrics need the imputed values */
+				st->rows_skipped_missing++;
 				break;
 			}
 			encode_row(st);

@@ -235,12 +235,14 @@ resolve_columns(TrainRun *run, TupleDesc desc, ArrayType *features)
 			if (c == tcol)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("column \"%s\" is the target and cannot also be a feature", name)));
+						 errmsg("column \"%s\" is the target and cannot also be a feature", name),
+						 errhint("Leave it out of the features list.")));
 			for (int j = 0; j < n; j++)
 				if (cols[j] == c)
 					ereport(ERROR,
 							(errcode(ERRCODE_DUPLICATE_COLUMN),
-							 errmsg("feature column \"%s\" is listed twice", name)));
+							 errmsg("feature column \"%s\" is listed twice", name),
+							 errhint("List each feature once.")));
 			cols[n++] = c;
 		}
 	}
@@ -778,7 +780,11 @@ aifactory_train(PG_FUNCTION_ARGS)
 
 	fit_linear(&run, st, &fit);
 	if (run.algorithm == ALGO_LINEAR)
+	{
 		refine_linear(&run, st->lsq, work);
+		if (run.refinement_passes > 0 && fit.tss > 0)
+			fit.r2 = 1.0 - LsqRss(st->lsq, run.model->intercept, run.model->coef) / fit.tss;
+	}
 
 	/* test metrics: from the kept test rows, or by one more scan */
 	memset(&acc, 0, sizeof(acc));
