@@ -10,6 +10,8 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "access/relation.h"
+#include "utils/rel.h"
 #include "catalog/namespace.h"
 #include "core/source.h"
 #include "executor/spi.h"
@@ -41,7 +43,7 @@ looks_like_query(const char *s)
 }
 
 char *
-SourceFromClause(const char *source)
+SourceFromClause(const char *source, Oid *relid_out)
 {
 	if (source == NULL || source[0] == '\0')
 		ereport(ERROR,
@@ -49,6 +51,8 @@ SourceFromClause(const char *source)
 				 errmsg("source must not be empty"),
 				 errhint("Give a table or view name, or a SELECT query.")));
 
+	if (relid_out)
+		*relid_out = InvalidOid;
 	if (looks_like_query(source))
 	{
 		char	   *q = pstrdup(source);
@@ -64,7 +68,15 @@ SourceFromClause(const char *source)
 		List	   *names;
 		RangeVar   *rv;
 		Oid			relid;
+		List	   *parts;
 
+		/* neither a query nor a (qualified) name: say what a source is */
+		if (!SplitIdentifierString(pstrdup(source), '.', &parts) ||
+			list_length(parts) < 1 || list_length(parts) > 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("source \"%s\" is neither a table or view name nor a query", source),
+					 errhint("Give a table or view name (optionally schema-qualified), or a query starting with SELECT, WITH, VALUES or TABLE.")));
 		names = stringToQualifiedNameList(source);
 		rv = makeRangeVarFromNameList(names);
 		relid = RangeVarGetRelid(rv, NoLock, true);
@@ -73,16 +85,34 @@ SourceFromClause(const char *source)
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("relation \"%s\" does not exist", source),
 					 errhint("The source is a table or view name (optionally schema-qualified) or a SELECT query.")));
+		if (relid_out)
+			*relid_out = relid;
 		return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										  get_rel_name(relid));
 	}
 }
 
+/*
+ * The columns of a source.  A relation is described from the catalog, so
+ * that a caller with SELECT on only some of its columns can still train
+ * on those; a query is described by planning it.
+ */
 TupleDesc
-SourceDescribe(const char *from_clause)
+SourceDescribe(const char *from_clause, Oid relid)
 {
-	char	   *sql = psprintf("SELECT * FROM %s AS aif_source LIMIT 0", from_clause);
-	int			rc = SPI_execute(sql, true, 0);
+	char	   *sql;
+	int			rc;
+
+	if (OidIsValid(relid))
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+
+		relation_close(rel, NoLock);
+		return desc;
+	}
+	sql = psprintf("SELECT * FROM %s AS aif_source LIMIT 0", from_clause);
+	rc = SPI_execute(sql, true, 0);
 
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not describe the source: SPI error %d", rc);

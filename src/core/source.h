@@ -17,10 +17,10 @@
  * a parenthesized query).  The relation or query is read later through SPI
  * with the caller's privileges.
  */
-extern char *SourceFromClause(const char *source);
+extern char *SourceFromClause(const char *source, Oid *relid);
 
 /* The columns of a source (SPI must be connected). */
-extern TupleDesc SourceDescribe(const char *from_clause);
+extern TupleDesc SourceDescribe(const char *from_clause, Oid relid);
 
 /* Column number (0-based) of a name, or -1. */
 extern int	SourceColumn(TupleDesc desc, const char *name);

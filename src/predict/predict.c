@@ -17,12 +17,15 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "core/model.h"
 #include "core/preprocess.h"
 #include "fmgr.h"
 #include "registry/cache.h"
 #include "utils/array.h"
+#include "utils/inval.h"
+#include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
@@ -39,6 +42,8 @@ typedef struct PredictCache
 	int64		model_id;
 	Model	   *model;
 	uint64		generation;
+	uint64		deploy_generation;	/* DeploymentGeneration when resolved */
+	TimestampTz stmt_start;		/* statement that last checked for invalidations */
 	double	   *design;
 	bool		numeric_only;	/* design columns are the features, in order */
 
@@ -75,6 +80,39 @@ ModelPredictDesign(const Model *model, const double *x)
 }
 
 /*
+ * Has the deployed model of pc's project possibly changed since it was
+ * resolved?  fn_extra usually lives for one statement, but PL/pgSQL keeps
+ * a simple expression's state for the whole transaction, and a READ
+ * COMMITTED transaction's next statement must see deployments committed
+ * meanwhile: so once per statement, look for invalidations (cheap when
+ * there are none), and re-resolve when a deployment changed.
+ */
+static bool
+deployment_changed(PredictCache *pc)
+{
+	TimestampTz now;
+	uint64		gen;
+	int64		model_id;
+
+	if (pc->version > 0)
+		return false;
+	now = GetCurrentStatementStartTimestamp();
+	if (pc->stmt_start != now)
+	{
+		AcceptInvalidationMessages();
+		pc->stmt_start = now;
+	}
+	if (pc->deploy_generation == DeploymentGeneration)
+		return false;
+	gen = DeploymentGeneration;
+	model_id = DeployedModelGet(pc->project);
+	if (model_id != pc->model_id)
+		return true;
+	pc->deploy_generation = gen;
+	return false;
+}
+
+/*
  * The statement's model: resolve on first use, re-fetch only if the
  * backend cache evicted it meanwhile.
  */
@@ -89,7 +127,7 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 		int			len = VARSIZE_ANY_EXHDR(project);
 
 		if (strncmp(pc->project, VARDATA_ANY(project), len) == 0 &&
-			pc->project[len] == '\0')
+			pc->project[len] == '\0' && !deployment_changed(pc))
 		{
 			if (pc->generation != ModelCacheGeneration)
 			{
@@ -112,6 +150,8 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 	}
 	pc->project = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, name);
 	pc->version = version;
+	pc->stmt_start = GetCurrentStatementStartTimestamp();
+	pc->deploy_generation = DeploymentGeneration;
 	pc->model_id = version > 0 ? VersionModelGet(name, version) : DeployedModelGet(name);
 	pc->model = ModelCacheGet(pc->model_id);
 	pc->generation = ModelCacheGeneration;

@@ -48,6 +48,7 @@ typedef struct DeployedEntry
 } DeployedEntry;
 
 uint64		ModelCacheGeneration = 0;
+uint64		DeploymentGeneration = 0;
 
 static HTAB *model_cache = NULL;
 static HTAB *deployed_cache = NULL;
@@ -73,6 +74,7 @@ deployments_inval(Datum arg, Oid relid)
 	{
 		deployed_valid = false;
 		deployments_relid = InvalidOid;
+		DeploymentGeneration++;
 	}
 	if (relid == InvalidOid || (OidIsValid(models_relid) && relid == models_relid))
 	{

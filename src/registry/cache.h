@@ -18,6 +18,13 @@
  */
 extern uint64 ModelCacheGeneration;
 
+/*
+ * Bumped whenever what projects serve may have changed (an invalidation of
+ * aifactory.deployments arrived): a model id from DeployedModelGet stays
+ * current while this is unchanged.
+ */
+extern uint64 DeploymentGeneration;
+
 /* A model by id, deserialized once per backend (models are immutable). */
 extern Model *ModelCacheGet(int64 model_id);
 

@@ -76,6 +76,7 @@ aifactory_deploy_version(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RegistryGetProject(name, &project);
 	RegistryCheckOwner(&project, "deploy");
+	RegistryLockProject(&project);
 	if (version <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -177,6 +178,7 @@ aifactory_deploy_strategy(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RegistryGetProject(name, &project);
 	RegistryCheckOwner(&project, "deploy");
+	RegistryLockProject(&project);
 
 	if (strcmp(strategy, "rollback") == 0)
 		return do_rollback(fcinfo, &project);
@@ -227,6 +229,7 @@ aifactory_rollback(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RegistryGetProject(name, &project);
 	RegistryCheckOwner(&project, "roll back");
+	RegistryLockProject(&project);
 	return do_rollback(fcinfo, &project);
 }
 
@@ -246,6 +249,7 @@ aifactory_drop_model(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RegistryGetProject(name, &project);
 	RegistryCheckOwner(&project, "drop models");
+	RegistryLockProject(&project);
 	RegistryGetModel(&project, version, false, &row);
 	if (strcmp(row.status, "dropped") == 0)
 		ereport(ERROR,

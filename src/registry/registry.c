@@ -209,6 +209,22 @@ RegistryCreateProject(const char *name, TaskKind task, ProjectInfo *project)
  * Register the next version of a project.  The project row is locked
  * first, so concurrent trainings of one project get distinct versions.
  */
+/*
+ * Serialize changes to one project (new versions, deployments, drops):
+ * whoever comes second waits for the first to commit, then reads the
+ * registry afresh.
+ */
+void
+RegistryLockProject(const ProjectInfo *project)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(project->id);
+	exec_as_owner("SELECT 1 FROM " SCHEMA ".projects WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+				  1, types, values, NULL, SPI_OK_SELECT);
+}
+
 int
 RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_id)
 {
@@ -218,12 +234,7 @@ RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_
 	char		nulls[11];
 	bool		isnull;
 	int			version;
-	Oid			locktypes[1] = {INT8OID};
-	Datum		lockvalues[1];
-
-	lockvalues[0] = Int64GetDatum(project->id);
-	exec_as_owner("SELECT 1 FROM " SCHEMA ".projects WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-				  1, locktypes, lockvalues, NULL, SPI_OK_SELECT);
+	RegistryLockProject(project);
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(project->id);

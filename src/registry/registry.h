@@ -58,6 +58,7 @@ extern void RegistryCheckOwner(const ProjectInfo *project, const char *action);
 extern void RegistryCreateProject(const char *name, TaskKind task,
 								  ProjectInfo *project);
 
+extern void RegistryLockProject(const ProjectInfo *project);
 extern int	RegistryInsertModel(const ProjectInfo *project, const NewModel *m,
 								int64 *model_id);
 

@@ -182,7 +182,7 @@ aifactory_linreg_final(PG_FUNCTION_ARGS)
 	LsqFlush(st);
 	if (st->nrows < st->d - 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("linreg needs at least %d rows for %d coefficients, but has %lld",
 						st->d - 1, st->d - 1, (long long) st->nrows)));
 

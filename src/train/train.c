@@ -455,7 +455,7 @@ fit_linear(TrainRun *run, PassState *st, LsqFit *fit)
 
 	if (run->algorithm == ALGO_LINEAR && st->lsq->nrows < params)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("least squares needs at least %d training rows for %d coefficients, but has %lld",
 						params, params, (long long) st->lsq->nrows),
 				 errhint("Use more data, fewer features, or algorithm 'ridge'.")));
@@ -654,6 +654,7 @@ aifactory_train(PG_FUNCTION_ARGS)
 	instr_time	start;
 	instr_time	elapsed;
 	TupleDesc	desc;
+	Oid			relid;
 	PassState  *st;
 	LsqFit		fit;
 	MetricAcc	acc;
@@ -734,8 +735,8 @@ aifactory_train(PG_FUNCTION_ARGS)
 		RegistryCheckOwner(&project, "train models");
 	}
 
-	run.from = SourceFromClause(run.source);
-	desc = SourceDescribe(run.from);
+	run.from = SourceFromClause(run.source, &relid);
+	desc = SourceDescribe(run.from, relid);
 	resolve_columns(&run, desc, PG_ARGISNULL(5) ? NULL : PG_GETARG_ARRAYTYPE_P(5));
 
 	for (int i = 0; i < run.model->pre.nfeatures; i++)

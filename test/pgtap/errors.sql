@@ -214,9 +214,9 @@ SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'SELECT x1, x2, 
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'SELECT x1, 3.0::float8 AS k, y FROM d', 'y', seed => 1)$$,
                            '22000', 'constant feature (collinear with the intercept): 22000');
 -- Fewer rows than coefficients: 3 coefficients, 2 rows.  train.c raises
--- ERRCODE_INSUFFICIENT_RESOURCES (53000) for this.
+-- ERRCODE_DATA_EXCEPTION (22000) for this.
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'SELECT x1, x2, y FROM d ORDER BY id LIMIT 2', 'y', test_size => 0)$$,
-                           '53000', 'fewer rows than coefficients: 53000');
+                           '22000', 'fewer rows than coefficients: 22000');
 
 -- The singular data trains with ridge.
 SELECT is((SELECT algorithm FROM aifactory.train('q_ridge', 'SELECT x1, 2 * x1 AS x2, y FROM d', 'y',
