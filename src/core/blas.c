@@ -20,6 +20,15 @@
 
 static int	applied_threads = -1;
 
+/*
+ * OpenBLAS's pthread build stops its thread pool at fork and re-creates it
+ * lazily, even when asked for one thread; idle pool threads then spin for
+ * a while, stealing a core from parallel workers.  With one thread we shut
+ * the pool down again.  Weak, because other OpenBLAS builds (OpenMP,
+ * serial) do not have it.
+ */
+extern int	blas_thread_shutdown_(void) __attribute__((weak));
+
 void
 AifBlasPrepare(void)
 {
@@ -33,6 +42,8 @@ AifBlasPrepare(void)
 	if (applied_threads != aif_blas_threads)
 	{
 		openblas_set_num_threads(aif_blas_threads);
+		if (aif_blas_threads == 1 && blas_thread_shutdown_ != NULL)
+			blas_thread_shutdown_();
 		applied_threads = aif_blas_threads;
 	}
 }
