@@ -373,7 +373,11 @@ encode_row(PassState *st)
 		FeatureSpec *f = &model->pre.features[i];
 
 		if (f->kind == FEATURE_NUMERIC)
-			design[f->design_offset] = st->isnull[i] ? f->impute : st->vals[i];
+		{
+			/* a present value was written while converting it */
+			if (st->isnull[i])
+				design[f->design_offset] = f->impute;
+		}
 		else
 			EncodeCategorical(f, st->isnull[i], st->strs[i], st->lens[i], design);
 	}
@@ -441,6 +445,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			if (unlikely(isnan(v) || isinf(v)))
 				CheckFinite(v, psprintf("feature \"%s\"", f->name));
 			st->vals[i] = v;
+			st->row[1 + f->design_offset] = v;	/* encode_row skips these */
 			st->words[i + 1] = double_word(v);
 		}
 		else
