@@ -51,7 +51,11 @@ typedef struct ElasticNetFit
 	double	   *coef;			/* p coefficients, palloc'd */
 	double		intercept;		/* 0 when !fit_intercept */
 	int			n_iter;			/* sweeps run (sklearn's n_iter_) */
-	bool		converged;		/* duality gap reached the tolerance */
+	bool		converged;		/* duality gap reached the tolerance; as in
+								 * sklearn never with alpha = 0 or
+								 * l1_ratio = 0, where the gap test
+								 * degenerates: those fits run max_iter
+								 * sweeps (their coefficients do converge) */
 	double		dual_gap;		/* last duality gap, on the 1/(2n) scale of
 								 * the objective (sklearn's dual_gap_) */
 } ElasticNetFit;
