@@ -7,7 +7,13 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 OBJS = \
 	src/aifactory.o \
 	src/algorithms/distributions.o \
+	src/algorithms/classmetrics.o \
+	src/algorithms/elasticnet.o \
+	src/algorithms/kmeans.o \
+	src/algorithms/logistic.o \
 	src/algorithms/lsq.o \
+	src/algorithms/naivebayes.o \
+	src/algorithms/pca.o \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
@@ -16,10 +22,17 @@ OBJS = \
 	src/registry/deploy.o \
 	src/registry/exchange.o \
 	src/registry/inspect.o \
+	src/train/dataset.o \
+	src/train/hyperparams.o \
 	src/train/linreg_agg.o \
 	src/train/pass.o \
+	src/train/columns.o \
+	src/train/fit_memory.o \
+	src/train/fit_stream.o \
+	src/train/report.o \
 	src/core/preprocess.o \
 	src/train/train.o \
+	src/predict/evaluate.o \
 	src/predict/predict.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
@@ -40,3 +53,6 @@ include $(PGXS)
 .PHONY: print-regress
 print-regress:
 	@echo $(REGRESS)
+
+# Rebuild everything when a header changes (PGXS tracks no dependencies).
+$(OBJS): $(wildcard src/*.h src/*/*.h)

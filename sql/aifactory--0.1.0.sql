@@ -139,10 +139,10 @@ COMMENT ON FUNCTION @extschema@.model_info(text, integer) IS 'Algorithm, hyperpa
 
 CREATE FUNCTION @extschema@.coefficients(project text, version integer DEFAULT NULL)
     RETURNS TABLE (feature text, estimate double precision, std_error double precision,
-                   t_stat double precision, p_value double precision)
+                   t_stat double precision, p_value double precision, class text)
     LANGUAGE C STABLE
     AS 'MODULE_PATHNAME', 'aifactory_coefficients';
-COMMENT ON FUNCTION @extschema@.coefficients(text, integer) IS 'Coefficients of a linear model on the original feature scale, with standard errors, t and p.';
+COMMENT ON FUNCTION @extschema@.coefficients(text, integer) IS 'Coefficients of a linear, ridge, elastic_net or logistic model on the original feature scale; standard errors, t and p for linear; class for logistic.';
 
 CREATE FUNCTION @extschema@.export_model(project text, version integer DEFAULT NULL)
     RETURNS bytea
@@ -174,7 +174,7 @@ CREATE FUNCTION @extschema@.train(
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'aifactory_train';
 COMMENT ON FUNCTION @extschema@.train(text, text, text, text, jsonb, text[], double precision, integer, text) IS
-    'Train a model on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none).';
+    'Train a model (linear, ridge, elastic_net, logistic, naive_bayes, kmeans, pca or auto) on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none); target is NULL for kmeans and pca.';
 
 ---------------------------------------------------------------------------
 -- Functions: prediction.  STABLE (the deployed model may change between
@@ -185,7 +185,7 @@ CREATE FUNCTION @extschema@.predict(project text, features double precision[])
     RETURNS double precision
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aifactory_predict_array';
-COMMENT ON FUNCTION @extschema@.predict(text, double precision[]) IS 'Predict with the deployed model from numeric features in training order.';
+COMMENT ON FUNCTION @extschema@.predict(text, double precision[]) IS 'Predict with the deployed model from numeric features in training order: the value (regression), the label as a number (classification), the cluster (k-means).';
 
 CREATE FUNCTION @extschema@.predict(project text, version integer, features double precision[])
     RETURNS double precision
@@ -204,6 +204,78 @@ CREATE FUNCTION @extschema@.predict(project text, version integer, "row" record)
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aifactory_predict_version_row';
 COMMENT ON FUNCTION @extschema@.predict(text, integer, record) IS 'Predict with a given model version from a row matched by column name.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, features double precision[])
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_array';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, double precision[]) IS 'With the deployed model: the class probabilities, in the order of the labels (model_info()->''classes''); numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, version integer, features double precision[])
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_version_array';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, integer, double precision[]) IS 'With a given version: the class probabilities, in the order of the labels (model_info()->''classes''); numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, "row" record)
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_row';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, record) IS 'With the deployed model: the class probabilities, in the order of the labels (model_info()->''classes''); a row matched by column name.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, version integer, "row" record)
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_version_row';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, integer, record) IS 'With a given version: the class probabilities, in the order of the labels (model_info()->''classes''); a row matched by column name.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, features double precision[])
+    RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_array';
+COMMENT ON FUNCTION @extschema@.predict_class(text, double precision[]) IS 'With the deployed model: the predicted class label, as text; numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, version integer, features double precision[])
+    RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_version_array';
+COMMENT ON FUNCTION @extschema@.predict_class(text, integer, double precision[]) IS 'With a given version: the predicted class label, as text; numeric features in training order.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, "row" record)
+    RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_row';
+COMMENT ON FUNCTION @extschema@.predict_class(text, record) IS 'With the deployed model: the predicted class label, as text; a row matched by column name.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, version integer, "row" record)
+    RETURNS text
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_version_row';
+COMMENT ON FUNCTION @extschema@.predict_class(text, integer, record) IS 'With a given version: the predicted class label, as text; a row matched by column name.';
+
+CREATE FUNCTION @extschema@.transform(project text, features double precision[])
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_transform_array';
+COMMENT ON FUNCTION @extschema@.transform(text, double precision[]) IS 'With the deployed model: the coordinates on the PCA components, or the distances to the k-means centers; numeric features in training order.';
+
+CREATE FUNCTION @extschema@.transform(project text, version integer, features double precision[])
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_transform_version_array';
+COMMENT ON FUNCTION @extschema@.transform(text, integer, double precision[]) IS 'With a given version: the coordinates on the PCA components, or the distances to the k-means centers; numeric features in training order.';
+
+CREATE FUNCTION @extschema@.transform(project text, "row" record)
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_transform_row';
+COMMENT ON FUNCTION @extschema@.transform(text, record) IS 'With the deployed model: the coordinates on the PCA components, or the distances to the k-means centers; a row matched by column name.';
+
+CREATE FUNCTION @extschema@.transform(project text, version integer, "row" record)
+    RETURNS double precision[]
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_transform_version_row';
+COMMENT ON FUNCTION @extschema@.transform(text, integer, record) IS 'With a given version: the coordinates on the PCA components, or the distances to the k-means centers; a row matched by column name.';
 
 ---------------------------------------------------------------------------
 -- Aggregates.  One-pass least squares (a streaming QR) with a combine

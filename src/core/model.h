@@ -19,8 +19,23 @@
 typedef enum AlgorithmId
 {
 	ALGO_LINEAR = 1,
-	ALGO_RIDGE = 2
+	ALGO_RIDGE = 2,
+	ALGO_ELASTIC_NET = 3,
+	ALGO_LOGISTIC = 4,
+	ALGO_NAIVE_BAYES = 5,
+	ALGO_KMEANS = 6,
+	ALGO_PCA = 7
 } AlgorithmId;
+
+#define ALGO_MAX ALGO_PCA
+
+/* How class labels read back as numbers in predict(). */
+typedef enum LabelKind
+{
+	LABEL_TEXT = 1,				/* only predict_class() */
+	LABEL_NUMBER = 2,			/* the label's numeric value */
+	LABEL_BOOL = 3				/* false 0, true 1 */
+} LabelKind;
 
 typedef enum TaskKind
 {
@@ -57,11 +72,21 @@ typedef struct FeatureSpec
 	int			ncols;			/* design columns of this feature */
 } FeatureSpec;
 
+/*
+ * Raw inputs to design columns; then, when `scaled`, each design column j
+ * becomes (x_j - center[j]) / scale[j] -- for models whose parameters live
+ * on the standardized scale (k-means centers, PCA components).  Linear
+ * models fit on standardized data are turned back to the original scale
+ * instead, so they need no scaling at prediction.
+ */
 typedef struct Preprocessor
 {
 	int			nfeatures;
 	FeatureSpec *features;
 	int			ndesign;		/* total design columns */
+	bool		scaled;
+	double	   *center;			/* ndesign, when scaled */
+	double	   *scale;			/* ndesign, when scaled */
 } Preprocessor;
 
 typedef struct Model
@@ -72,28 +97,72 @@ typedef struct Model
 	char	   *target;
 	Preprocessor pre;
 
-	/* linear family */
+	/* classification: the labels, sorted; class i is labels[i] */
+	int			nclasses;
+	char	  **classes;
+	LabelKind	label_kind;
+
+	/*
+	 * Linear family (linear, ridge, elastic_net, logistic): nsets
+	 * coefficient vectors -- one, except for multinomial logistic
+	 * regression, which has one per class.  intercept mirrors
+	 * intercepts[0].
+	 */
 	bool		fit_intercept;
+	int			nsets;
 	double		intercept;
-	double	   *coef;			/* ndesign */
+	double	   *intercepts;		/* nsets */
+	double	   *coef;			/* nsets x ndesign, row-major */
 
 	/* inference statistics of ordinary least squares (has_stats) */
 	bool		has_stats;
 	double		intercept_se;
 	double	   *coef_se;		/* ndesign */
 	double		df_resid;
+
+	/* naive_bayes: per class prior, and mean and variance per design column */
+	double	   *nb_prior;		/* nclasses */
+	double	   *nb_mean;		/* nclasses x ndesign */
+	double	   *nb_var;			/* nclasses x ndesign */
+
+	/* kmeans: centers on the (scaled) design */
+	int			k;
+	double	   *centers;		/* k x ndesign */
+
+	/* pca: components on the (scaled) design */
+	int			ncomp;
+	double	   *pca_mean;		/* ndesign */
+	double	   *components;		/* ncomp x ndesign */
+	double	   *explained_variance;	/* ncomp */
 } Model;
+
+/* What a model's predict() returns for one design row. */
+typedef struct Prediction
+{
+	double		value;			/* regression value, class index, cluster */
+	int			cls;			/* classification: class index */
+} Prediction;
 
 /* core/modelbytes.c */
 extern bytea *ModelSerialize(const Model *model);
 extern Model *ModelDeserialize(const bytea *bytes, MemoryContext parent);
+extern Model *ModelDeserializeExt(const bytea *bytes, MemoryContext parent,
+								  bool allow_incomplete);
 extern const char *AlgorithmName(AlgorithmId algorithm);
 extern const char *TaskName(TaskKind task);
 extern bool AlgorithmFromName(const char *name, AlgorithmId *algorithm);
 extern bool TaskFromName(const char *name, TaskKind *task);
 extern Model *ModelCreate(MemoryContext parent);
 
-/* predict/predict.c: the model's output for one encoded design row */
+/* core/modelbytes.c */
+extern TaskKind AlgorithmTask(AlgorithmId algorithm);
+
+/*
+ * predict/evaluate.c: outputs for one encoded design row (scaling, when the
+ * model has it, is applied inside; x is not modified).
+ */
 extern double ModelPredictDesign(const Model *model, const double *x);
+extern int	ModelPredictClass(const Model *model, const double *x, double *proba);
+extern void ModelTransform(const Model *model, const double *x, double *out);
 
 #endif							/* AIF_MODEL_H */

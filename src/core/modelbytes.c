@@ -9,8 +9,13 @@
  *	  format version		uint16 (MODEL_FORMAT_VERSION)
  *	  algorithm				uint16 (AlgorithmId)
  *	  payload length		uint32
- *	  payload				task, target, preprocessing, parameters
+ *	  payload				task, target, preprocessing (features, then
+ *							since format 2 the optional standardization),
+ *							class labels (format 2), the algorithm's
+ *							parameters
  *	  CRC-32C				uint32 over everything before it
+ *
+ * Format 1 (aifactory's first builds: linear and ridge only) is still read.
  *
  * Loading never trusts the bytes: the magic, version, lengths and checksum
  * are verified first and every read is bounds-checked, so a corrupt or
@@ -29,7 +34,7 @@
 #include "utils/memutils.h"
 
 #define MODEL_MAGIC			"AIFM"
-#define MODEL_FORMAT_VERSION 1
+#define MODEL_FORMAT_VERSION 2
 #define MODEL_HEADER_SIZE	12
 #define MODEL_MAX_STRING	(64 * 1024 * 1024)
 
@@ -173,29 +178,51 @@ get_count(Reader *r, uint32 max, const char *what)
 
 /* ---- names ---- */
 
+static const struct
+{
+	AlgorithmId id;
+	const char *name;
+	TaskKind	task;
+}			algorithms[] =
+{
+	{ALGO_LINEAR, "linear", TASK_REGRESSION},
+	{ALGO_RIDGE, "ridge", TASK_REGRESSION},
+	{ALGO_ELASTIC_NET, "elastic_net", TASK_REGRESSION},
+	{ALGO_LOGISTIC, "logistic", TASK_CLASSIFICATION},
+	{ALGO_NAIVE_BAYES, "naive_bayes", TASK_CLASSIFICATION},
+	{ALGO_KMEANS, "kmeans", TASK_CLUSTERING},
+	{ALGO_PCA, "pca", TASK_DECOMPOSITION},
+};
+
 const char *
 AlgorithmName(AlgorithmId algorithm)
 {
-	switch (algorithm)
-	{
-		case ALGO_LINEAR:
-			return "linear";
-		case ALGO_RIDGE:
-			return "ridge";
-	}
+	for (int i = 0; i < lengthof(algorithms); i++)
+		if (algorithms[i].id == algorithm)
+			return algorithms[i].name;
 	return "unknown";
 }
 
 bool
 AlgorithmFromName(const char *name, AlgorithmId *algorithm)
 {
-	if (strcmp(name, "linear") == 0)
-		*algorithm = ALGO_LINEAR;
-	else if (strcmp(name, "ridge") == 0)
-		*algorithm = ALGO_RIDGE;
-	else
-		return false;
-	return true;
+	for (int i = 0; i < lengthof(algorithms); i++)
+		if (strcmp(algorithms[i].name, name) == 0)
+		{
+			*algorithm = algorithms[i].id;
+			return true;
+		}
+	return false;
+}
+
+TaskKind
+AlgorithmTask(AlgorithmId algorithm)
+{
+	for (int i = 0; i < lengthof(algorithms); i++)
+		if (algorithms[i].id == algorithm)
+			return algorithms[i].task;
+	elog(ERROR, "unknown algorithm %d", algorithm);
+	return TASK_REGRESSION;		/* keep compiler quiet */
 }
 
 const char *
@@ -248,6 +275,25 @@ ModelCreate(MemoryContext parent)
 /* ---- the format ---- */
 
 static void
+put_f64s(StringInfo buf, const double *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		put_f64(buf, v[i]);
+}
+
+static double *
+get_f64s(Reader *r, int n)
+{
+	double	   *v = palloc(sizeof(double) * Max(n, 1));
+
+	if ((Size) n * sizeof(double) > r->len - r->pos)
+		corrupt("An array runs past the end of the payload.");
+	for (int i = 0; i < n; i++)
+		v[i] = get_f64(r);
+	return v;
+}
+
+static void
 write_preprocessor(StringInfo buf, const Preprocessor *pre)
 {
 	put_u32(buf, pre->nfeatures);
@@ -265,6 +311,12 @@ write_preprocessor(StringInfo buf, const Preprocessor *pre)
 		for (int j = 0; j < f->nlevels; j++)
 			put_str(buf, f->levels[j]);
 	}
+	put_u16(buf, pre->scaled ? 1 : 0);
+	if (pre->scaled)
+	{
+		put_f64s(buf, pre->center, pre->ndesign);
+		put_f64s(buf, pre->scale, pre->ndesign);
+	}
 }
 
 /*
@@ -272,7 +324,7 @@ write_preprocessor(StringInfo buf, const Preprocessor *pre)
  * that the offsets can never disagree with the levels.
  */
 static void
-read_preprocessor(Reader *r, Preprocessor *pre)
+read_preprocessor(Reader *r, Preprocessor *pre, int version)
 {
 	int			offset = 0;
 
@@ -303,6 +355,70 @@ read_preprocessor(Reader *r, Preprocessor *pre)
 	}
 	if (offset != pre->ndesign)
 		corrupt("The design width does not match the features.");
+	pre->scaled = false;
+	if (version >= 2 && get_u16(r) != 0)
+	{
+		pre->scaled = true;
+		pre->center = get_f64s(r, pre->ndesign);
+		pre->scale = get_f64s(r, pre->ndesign);
+		for (int j = 0; j < pre->ndesign; j++)
+			if (!(pre->scale[j] > 0) || !isfinite(pre->center[j]))
+				corrupt("A scaling factor is not positive.");
+	}
+}
+
+static void
+write_classes(StringInfo buf, const Model *model)
+{
+	put_u32(buf, model->nclasses);
+	put_u16(buf, model->label_kind);
+	for (int i = 0; i < model->nclasses; i++)
+		put_str(buf, model->classes[i]);
+}
+
+static void
+read_classes(Reader *r, Model *model)
+{
+	model->nclasses = get_count(r, 1000000, "class");
+	model->label_kind = get_u16(r);
+	if (model->nclasses > 0 &&
+		(model->label_kind < LABEL_TEXT || model->label_kind > LABEL_BOOL))
+		corrupt("Unknown label kind.");
+	model->classes = palloc(sizeof(char *) * Max(model->nclasses, 1));
+	for (int i = 0; i < model->nclasses; i++)
+		model->classes[i] = get_str(r);
+}
+
+/*
+ * A model to predict with must have everything its algorithm uses; only
+ * the plan of a training pass may lack the fitted parameters.
+ */
+static void
+check_complete(const Model *model)
+{
+	if (model->task == TASK_CLASSIFICATION && model->nclasses < 2)
+		corrupt("A classifier without two classes.");
+	switch (model->algorithm)
+	{
+		case ALGO_LOGISTIC:
+			if ((model->nsets == 1) != (model->nclasses == 2))
+				corrupt("The coefficient sets do not match the classes.");
+			break;
+		case ALGO_NAIVE_BAYES:
+			if (model->nb_prior == NULL)
+				corrupt("Naive Bayes without its statistics.");
+			break;
+		case ALGO_KMEANS:
+			if (model->k < 1)
+				corrupt("k-means without centers.");
+			break;
+		case ALGO_PCA:
+			if (model->ncomp < 1)
+				corrupt("PCA without components.");
+			break;
+		default:
+			break;
+	}
 }
 
 bytea *
@@ -312,6 +428,7 @@ ModelSerialize(const Model *model)
 	pg_crc32c	crc;
 	uint32		payload_len;
 	bytea	   *result;
+	int			p = model->pre.ndesign;
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, 4);
@@ -322,24 +439,57 @@ ModelSerialize(const Model *model)
 	put_u16(&buf, model->task);
 	put_str(&buf, model->target);
 	write_preprocessor(&buf, &model->pre);
+	write_classes(&buf, model);
 
 	switch (model->algorithm)
 	{
 		case ALGO_LINEAR:
 		case ALGO_RIDGE:
-			put_u16(&buf, model->fit_intercept ? 1 : 0);
-			put_f64(&buf, model->intercept);
-			/* a plan for a training pass has no coefficients yet */
-			put_u32(&buf, model->coef ? model->pre.ndesign : 0);
-			for (int j = 0; model->coef && j < model->pre.ndesign; j++)
-				put_f64(&buf, model->coef[j]);
-			put_u16(&buf, (model->has_stats && model->coef) ? 1 : 0);
-			if (model->has_stats)
+		case ALGO_ELASTIC_NET:
+		case ALGO_LOGISTIC:
 			{
-				put_f64(&buf, model->df_resid);
-				put_f64(&buf, model->intercept_se);
-				for (int j = 0; j < model->pre.ndesign; j++)
-					put_f64(&buf, model->coef_se[j]);
+				int			nsets = Max(model->nsets, 1);
+
+				put_u16(&buf, model->fit_intercept ? 1 : 0);
+				put_u32(&buf, nsets);
+				if (model->intercepts)
+					put_f64s(&buf, model->intercepts, nsets);
+				else
+					put_f64(&buf, model->intercept);
+				/* a plan for a training pass has no coefficients yet */
+				put_u32(&buf, model->coef ? nsets * p : 0);
+				if (model->coef)
+					put_f64s(&buf, model->coef, nsets * p);
+				put_u16(&buf, (model->has_stats && model->coef) ? 1 : 0);
+				if (model->has_stats && model->coef)
+				{
+					put_f64(&buf, model->df_resid);
+					put_f64(&buf, model->intercept_se);
+					put_f64s(&buf, model->coef_se, p);
+				}
+			}
+			break;
+		case ALGO_NAIVE_BAYES:
+			put_u16(&buf, model->nb_prior ? 1 : 0);
+			if (model->nb_prior)
+			{
+				put_f64s(&buf, model->nb_prior, model->nclasses);
+				put_f64s(&buf, model->nb_mean, model->nclasses * p);
+				put_f64s(&buf, model->nb_var, model->nclasses * p);
+			}
+			break;
+		case ALGO_KMEANS:
+			put_u32(&buf, model->centers ? model->k : 0);
+			if (model->centers)
+				put_f64s(&buf, model->centers, model->k * p);
+			break;
+		case ALGO_PCA:
+			put_u32(&buf, model->components ? model->ncomp : 0);
+			if (model->components)
+			{
+				put_f64s(&buf, model->pca_mean, p);
+				put_f64s(&buf, model->components, model->ncomp * p);
+				put_f64s(&buf, model->explained_variance, model->ncomp);
 			}
 			break;
 		default:
@@ -364,11 +514,50 @@ ModelSerialize(const Model *model)
 	return result;
 }
 
+/* The linear family's payload; format 1 had a single coefficient set. */
+static void
+read_linear(Reader *r, Model *model, int version)
+{
+	int			p = model->pre.ndesign;
+	uint32		n;
+
+	model->fit_intercept = get_u16(r) != 0;
+	model->nsets = version >= 2 ? (int) get_count(r, 1000000, "coefficient set") : 1;
+	if (model->nsets < 1 ||
+		(model->algorithm != ALGO_LOGISTIC && model->nsets != 1) ||
+		(model->algorithm == ALGO_LOGISTIC && model->nsets != 1 &&
+		 model->nsets != model->nclasses))
+		corrupt("The number of coefficient sets does not match the model.");
+	model->intercepts = get_f64s(r, model->nsets);
+	model->intercept = model->intercepts[0];
+	n = get_u32(r);
+	if (n != (uint32) (model->nsets * p) && n != 0)
+		corrupt("The coefficient count does not match the design.");
+	model->coef = palloc0(sizeof(double) * Max(model->nsets * p, 1));
+	for (uint32 j = 0; j < n; j++)
+		model->coef[j] = get_f64(r);
+	model->has_stats = get_u16(r) != 0;
+	if (model->has_stats && n == 0)
+		corrupt("Statistics without coefficients.");
+	if (model->has_stats)
+	{
+		model->df_resid = get_f64(r);
+		model->intercept_se = get_f64(r);
+		model->coef_se = get_f64s(r, p);
+	}
+}
+
 /*
  * Verify and decode model bytes into a new Model under `parent`.
  */
 Model *
 ModelDeserialize(const bytea *bytes, MemoryContext parent)
+{
+	return ModelDeserializeExt(bytes, parent, false);
+}
+
+Model *
+ModelDeserializeExt(const bytea *bytes, MemoryContext parent, bool allow_incomplete)
 {
 	const char *data = VARDATA_ANY(bytes);
 	Size		len = VARSIZE_ANY_EXHDR(bytes);
@@ -379,6 +568,7 @@ ModelDeserialize(const bytea *bytes, MemoryContext parent)
 	pg_crc32c	crc;
 	Model	   *model;
 	MemoryContext old;
+	int			p;
 
 	if (len < MODEL_HEADER_SIZE + sizeof(uint32) ||
 		memcmp(data, MODEL_MAGIC, 4) != 0)
@@ -388,11 +578,11 @@ ModelDeserialize(const bytea *bytes, MemoryContext parent)
 	r.len = len;
 	r.pos = 4;
 	version = get_u16(&r);
-	if (version != MODEL_FORMAT_VERSION)
+	if (version < 1 || version > MODEL_FORMAT_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("model format version %u is not supported", version),
-				 errhint("This build of aifactory reads format version %d; upgrade the extension.",
+				 errhint("This build of aifactory reads format versions 1 to %d; upgrade the extension.",
 						 MODEL_FORMAT_VERSION)));
 	(void) get_u16(&r);
 	payload_len = get_u32(&r);
@@ -415,46 +605,58 @@ ModelDeserialize(const bytea *bytes, MemoryContext parent)
 	r.len = len - sizeof(uint32);
 	r.pos = 6;
 	model->algorithm = get_u16(&r);
+	if (model->algorithm < ALGO_LINEAR || model->algorithm > ALGO_MAX)
+		corrupt(psprintf("Unknown algorithm %u.", (unsigned) model->algorithm));
 	r.pos = MODEL_HEADER_SIZE;
 	model->task = get_u16(&r);
-	if (model->task < TASK_REGRESSION || model->task > TASK_DECOMPOSITION)
-		corrupt("Unknown task.");
+	if (model->task != AlgorithmTask(model->algorithm))
+		corrupt("The task does not match the algorithm.");
 	model->target = get_str(&r);
-	read_preprocessor(&r, &model->pre);
+	read_preprocessor(&r, &model->pre, version);
+	if (version >= 2)
+		read_classes(&r, model);
+	else if (model->task == TASK_CLASSIFICATION)
+		corrupt("A classifier without classes.");
+	p = model->pre.ndesign;
 
 	switch (model->algorithm)
 	{
 		case ALGO_LINEAR:
 		case ALGO_RIDGE:
+		case ALGO_ELASTIC_NET:
+		case ALGO_LOGISTIC:
+			read_linear(&r, model, version);
+			break;
+		case ALGO_NAIVE_BAYES:
+			if (get_u16(&r) != 0)
 			{
-				uint32		n;
-
-				model->fit_intercept = get_u16(&r) != 0;
-				model->intercept = get_f64(&r);
-				n = get_u32(&r);
-				if (n != (uint32) model->pre.ndesign && n != 0)
-					corrupt("The coefficient count does not match the design.");
-				model->coef = palloc0(sizeof(double) * Max(model->pre.ndesign, 1));
-				for (uint32 j = 0; j < n; j++)
-					model->coef[j] = get_f64(&r);
-				model->has_stats = get_u16(&r) != 0;
-				if (model->has_stats && n == 0)
-					corrupt("Statistics without coefficients.");
-				if (model->has_stats)
-				{
-					model->df_resid = get_f64(&r);
-					model->intercept_se = get_f64(&r);
-					model->coef_se = palloc(sizeof(double) * Max(n, 1));
-					for (uint32 j = 0; j < n; j++)
-						model->coef_se[j] = get_f64(&r);
-				}
-				break;
+				model->nb_prior = get_f64s(&r, model->nclasses);
+				model->nb_mean = get_f64s(&r, model->nclasses * p);
+				model->nb_var = get_f64s(&r, model->nclasses * p);
+				for (int j = 0; j < model->nclasses * p; j++)
+					if (!(model->nb_var[j] > 0))
+						corrupt("A variance is not positive.");
 			}
-		default:
-			corrupt(psprintf("Unknown algorithm %u.", (unsigned) model->algorithm));
+			break;
+		case ALGO_KMEANS:
+			model->k = get_count(&r, 1000000, "cluster");
+			if (model->k > 0)
+				model->centers = get_f64s(&r, model->k * p);
+			break;
+		case ALGO_PCA:
+			model->ncomp = get_count(&r, p, "component");
+			if (model->ncomp > 0)
+			{
+				model->pca_mean = get_f64s(&r, p);
+				model->components = get_f64s(&r, model->ncomp * p);
+				model->explained_variance = get_f64s(&r, model->ncomp);
+			}
+			break;
 	}
 	if (r.pos != r.len)
 		corrupt("Trailing bytes after the payload.");
+	if (!allow_incomplete)
+		check_complete(model);
 
 	MemoryContextSwitchTo(old);
 	return model;

@@ -30,10 +30,6 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
-PG_FUNCTION_INFO_V1(aifactory_predict_array);
-PG_FUNCTION_INFO_V1(aifactory_predict_version_array);
-PG_FUNCTION_INFO_V1(aifactory_predict_row);
-PG_FUNCTION_INFO_V1(aifactory_predict_version_row);
 
 typedef struct PredictCache
 {
@@ -42,6 +38,8 @@ typedef struct PredictCache
 	int64		model_id;
 	Model	   *model;
 	uint64		generation;
+	double	   *label_values;	/* classification: each label as a number */
+	double	   *out;			/* probabilities or projections */
 	uint64		deploy_generation;	/* DeploymentGeneration when resolved */
 	TimestampTz stmt_start;		/* statement that last checked for invalidations */
 	double	   *design;
@@ -57,27 +55,6 @@ typedef struct PredictCache
 	Datum	   *values;
 	bool	   *nulls;
 } PredictCache;
-
-double
-ModelPredictDesign(const Model *model, const double *x)
-{
-	switch (model->algorithm)
-	{
-		case ALGO_LINEAR:
-		case ALGO_RIDGE:
-			{
-				double		s = model->intercept;
-				int			n = model->pre.ndesign;
-				const double *c = model->coef;
-
-				for (int j = 0; j < n; j++)
-					s += c[j] * x[j];
-				return s;
-			}
-	}
-	elog(ERROR, "cannot predict with algorithm %d", model->algorithm);
-	return 0.0;
-}
 
 /*
  * Has the deployed model of pc's project possibly changed since it was
@@ -157,6 +134,21 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 	pc->generation = ModelCacheGeneration;
 	pc->design = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 										sizeof(double) * Max(pc->model->pre.ndesign, 1));
+	{
+		Model	   *m = pc->model;
+		int			nout = Max(Max(m->nclasses, m->ncomp), Max(m->k, 1));
+
+		pc->out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * nout);
+		if (m->task == TASK_CLASSIFICATION)
+		{
+			pc->label_values = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+												  sizeof(double) * m->nclasses);
+			for (int c = 0; c < m->nclasses; c++)
+				pc->label_values[c] = m->label_kind == LABEL_BOOL ?
+					(strcmp(m->classes[c], "true") == 0 ? 1.0 : 0.0) :
+					m->label_kind == LABEL_NUMBER ? strtod(m->classes[c], NULL) : NAN;
+		}
+	}
 	pc->numeric_only = true;
 	for (int i = 0; i < pc->model->pre.nfeatures; i++)
 		if (pc->model->pre.features[i].kind != FEATURE_NUMERIC)
@@ -165,14 +157,17 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 	return pc;
 }
 
-static double
-predict_array(FunctionCallInfo fcinfo, PredictCache *pc, ArrayType *arr)
+/*
+ * The design row of a float8[] input: the array's own data when nothing
+ * needs imputing, else a copy in pc->design.
+ */
+static const double *
+design_from_array(PredictCache *pc, ArrayType *arr)
 {
 	Model	   *model = pc->model;
 	int			n;
 	double	   *x;
 	bits8	   *bitmap;
-	double		y;
 
 	if (!pc->numeric_only)
 		ereport(ERROR,
@@ -209,14 +204,10 @@ predict_array(FunctionCallInfo fcinfo, PredictCache *pc, ArrayType *arr)
 		}
 		x = d;
 	}
-
-	y = ModelPredictDesign(model, x);
-	if (unlikely(isnan(y) || isinf(y)))
-	{
-		for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
+		if (unlikely(isnan(x[i]) || isinf(x[i])))
 			CheckFinite(x[i], psprintf("feature \"%s\"", model->pre.features[i].name));
-	}
-	return y;
+	return x;
 }
 
 /* Map the row type's columns to the model's features, once. */
@@ -285,8 +276,8 @@ map_row_type(FunctionCallInfo fcinfo, PredictCache *pc, Oid tuptype, int32 tupty
 	ReleaseTupleDesc(desc);
 }
 
-static double
-predict_row(FunctionCallInfo fcinfo, PredictCache *pc, HeapTupleHeader rec)
+static const double *
+design_from_row(FunctionCallInfo fcinfo, PredictCache *pc, HeapTupleHeader rec)
 {
 	Model	   *model = pc->model;
 	Oid			tuptype = HeapTupleHeaderGetTypeId(rec);
@@ -309,15 +300,7 @@ predict_row(FunctionCallInfo fcinfo, PredictCache *pc, HeapTupleHeader rec)
 		EncodeFeature(&model->pre.features[i], &pc->cols[i],
 					  pc->values[a], pc->nulls[a], pc->design);
 	}
-	return ModelPredictDesign(model, pc->design);
-}
-
-Datum
-aifactory_predict_array(PG_FUNCTION_ARGS)
-{
-	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0), 0);
-
-	PG_RETURN_FLOAT8(predict_array(fcinfo, pc, PG_GETARG_ARRAYTYPE_P(1)));
+	return pc->design;
 }
 
 static int
@@ -331,28 +314,115 @@ checked_version(int32 version)
 	return version;
 }
 
-Datum
-aifactory_predict_version_array(PG_FUNCTION_ARGS)
+/*
+ * The model and design row of a call of any of the forms
+ * f(project, features), f(project, version, features) with features a
+ * float8[] or a row.
+ */
+static const double *
+call_design(FunctionCallInfo fcinfo, bool versioned, bool row, PredictCache **pcp)
 {
-	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0),
-									 checked_version(PG_GETARG_INT32(1)));
+	int			version = versioned ? checked_version(PG_GETARG_INT32(1)) : 0;
+	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0), version);
+	int			argno = versioned ? 2 : 1;
 
-	PG_RETURN_FLOAT8(predict_array(fcinfo, pc, PG_GETARG_ARRAYTYPE_P(2)));
+	*pcp = pc;
+	if (row)
+		return design_from_row(fcinfo, pc, PG_GETARG_HEAPTUPLEHEADER(argno));
+	return design_from_array(pc, PG_GETARG_ARRAYTYPE_P(argno));
 }
 
-Datum
-aifactory_predict_row(PG_FUNCTION_ARGS)
+static void
+require_classifier(PredictCache *pc, const char *function)
 {
-	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0), 0);
-
-	PG_RETURN_FLOAT8(predict_row(fcinfo, pc, PG_GETARG_HEAPTUPLEHEADER(1)));
+	if (pc->model->task != TASK_CLASSIFICATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s() needs a classifier, but project \"%s\" does %s",
+						function, pc->project, TaskName(pc->model->task)),
+				 errhint("Use aifactory.predict() for regression and clustering, transform() for pca.")));
 }
 
-Datum
-aifactory_predict_version_row(PG_FUNCTION_ARGS)
+/* predict(): the value, the class label as a number, or the cluster. */
+static Datum
+do_predict(FunctionCallInfo fcinfo, bool versioned, bool row)
 {
-	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0),
-									 checked_version(PG_GETARG_INT32(1)));
+	PredictCache *pc;
+	const double *x = call_design(fcinfo, versioned, row, &pc);
+	double		y = ModelPredictDesign(pc->model, x);
 
-	PG_RETURN_FLOAT8(predict_row(fcinfo, pc, PG_GETARG_HEAPTUPLEHEADER(2)));
+	if (pc->model->task == TASK_CLASSIFICATION)
+	{
+		if (pc->model->label_kind == LABEL_TEXT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("project \"%s\" predicts text labels", pc->project),
+					 errhint("Use aifactory.predict_class(), which returns the label as text.")));
+		y = pc->label_values[(int) y];
+	}
+	PG_RETURN_FLOAT8(y);
 }
+
+static Datum
+float8_array_datum(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, FLOAT8OID, sizeof(float8),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* predict_proba(): one probability per class, in the order of the labels. */
+static Datum
+do_predict_proba(FunctionCallInfo fcinfo, bool versioned, bool row)
+{
+	PredictCache *pc;
+	const double *x = call_design(fcinfo, versioned, row, &pc);
+
+	require_classifier(pc, "predict_proba");
+	ModelPredictClass(pc->model, x, pc->out);
+	return float8_array_datum(pc->out, pc->model->nclasses);
+}
+
+/* predict_class(): the label, as text, whatever the target's type. */
+static Datum
+do_predict_class(FunctionCallInfo fcinfo, bool versioned, bool row)
+{
+	PredictCache *pc;
+	const double *x = call_design(fcinfo, versioned, row, &pc);
+	int			cls;
+
+	require_classifier(pc, "predict_class");
+	cls = ModelPredictClass(pc->model, x, NULL);
+	PG_RETURN_TEXT_P(cstring_to_text(pc->model->classes[cls]));
+}
+
+/* transform(): PCA coordinates, or k-means distances to the centers. */
+static Datum
+do_transform(FunctionCallInfo fcinfo, bool versioned, bool row)
+{
+	PredictCache *pc;
+	const double *x = call_design(fcinfo, versioned, row, &pc);
+	int			n = pc->model->algorithm == ALGO_PCA ? pc->model->ncomp :
+		pc->model->algorithm == ALGO_KMEANS ? pc->model->k : 0;
+
+	ModelTransform(pc->model, x, pc->out);
+	return float8_array_datum(pc->out, n);
+}
+
+#define PREDICT_FORMS(sqlname, impl) \
+PG_FUNCTION_INFO_V1(aifactory_##sqlname##_array); \
+PG_FUNCTION_INFO_V1(aifactory_##sqlname##_version_array); \
+PG_FUNCTION_INFO_V1(aifactory_##sqlname##_row); \
+PG_FUNCTION_INFO_V1(aifactory_##sqlname##_version_row); \
+Datum aifactory_##sqlname##_array(PG_FUNCTION_ARGS) { return impl(fcinfo, false, false); } \
+Datum aifactory_##sqlname##_version_array(PG_FUNCTION_ARGS) { return impl(fcinfo, true, false); } \
+Datum aifactory_##sqlname##_row(PG_FUNCTION_ARGS) { return impl(fcinfo, false, true); } \
+Datum aifactory_##sqlname##_version_row(PG_FUNCTION_ARGS) { return impl(fcinfo, true, true); }
+
+PREDICT_FORMS(predict, do_predict)
+PREDICT_FORMS(predict_proba, do_predict_proba)
+PREDICT_FORMS(predict_class, do_predict_class)
+PREDICT_FORMS(transform, do_transform)

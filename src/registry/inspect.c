@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
 #include "algorithms/distributions.h"
 #include "catalog/pg_type.h"
 #include "core/model.h"
@@ -17,6 +18,7 @@
 #include "funcapi.h"
 #include "registry/registry.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 
@@ -40,17 +42,54 @@ version_arg(FunctionCallInfo fcinfo, int argno)
 	return version;
 }
 
+/*
+ * What only the model bytes know, for model_info(): the class labels of a
+ * classifier, the number of clusters or components.
+ */
+static char *
+model_extras(ProjectInfo *project, ModelRow *row)
+{
+	ModelRow	full;
+	Model	   *model;
+	StringInfoData buf;
+
+	if (strcmp(row->status, "ready") != 0)
+		return "{}";
+	RegistryGetModel(project, row->version, true, &full);
+	model = ModelDeserialize(full.bytes, CurrentMemoryContext);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (model->task == TASK_CLASSIFICATION)
+	{
+		appendStringInfoString(&buf, "\"classes\": [");
+		for (int i = 0; i < model->nclasses; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, model->classes[i]);
+		}
+		appendStringInfoChar(&buf, ']');
+	}
+	else if (model->algorithm == ALGO_KMEANS)
+		appendStringInfo(&buf, "\"clusters\": %d", model->k);
+	else if (model->algorithm == ALGO_PCA)
+		appendStringInfo(&buf, "\"components\": %d", model->ncomp);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
 Datum
 aifactory_model_info(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	ProjectInfo project;
 	ModelRow	row;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
 	bool		isnull;
 	Datum		result;
 	int			version;
+	char	   *extras;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -60,7 +99,9 @@ aifactory_model_info(PG_FUNCTION_ARGS)
 	SPI_connect();
 	RegistryGetProject(name, &project);
 	RegistryGetModel(&project, version, false, &row);
+	extras = model_extras(&project, &row);
 	values[0] = Int64GetDatum(row.id);
+	values[1] = CStringGetTextDatum(extras);
 	if (SPI_execute_with_args(
 							  "SELECT pg_catalog.jsonb_build_object("
 							  "'project', p.name, 'task', p.task, 'version', m.version, "
@@ -73,10 +114,11 @@ aifactory_model_info(PG_FUNCTION_ARGS)
 							  "'train_rows', m.train_rows, 'fit_seconds', m.fit_seconds, "
 							  "'created_by', m.created_by, 'created_at', m.created_at, "
 							  "'model_bytes', pg_catalog.octet_length(m.model)) "
+							  "OPERATOR(pg_catalog.||) $2::pg_catalog.jsonb "
 							  "FROM aifactory.models m JOIN aifactory.projects p "
 							  "ON p.id OPERATOR(pg_catalog.=) m.project_id "
 							  "WHERE m.id OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+							  2, types, values, NULL, IsInParallelMode(), 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read model %lld", (long long) row.id);
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	result = SPI_datumTransfer(result, false, -1);
@@ -86,10 +128,10 @@ aifactory_model_info(PG_FUNCTION_ARGS)
 
 static void
 put_coefficient(ReturnSetInfo *rsinfo, const char *feature, double estimate,
-				bool has_se, double se, double df)
+				bool has_se, double se, double df, const char *cls)
 {
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	values[0] = CStringGetTextDatum(feature);
 	values[1] = Float8GetDatum(estimate);
@@ -107,6 +149,10 @@ put_coefficient(ReturnSetInfo *rsinfo, const char *feature, double estimate,
 	}
 	else
 		nulls[2] = nulls[3] = nulls[4] = true;
+	if (cls)
+		values[5] = CStringGetTextDatum(cls);
+	else
+		nulls[5] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -140,27 +186,42 @@ aifactory_coefficients(PG_FUNCTION_ARGS)
 	model = ModelDeserialize(row.bytes, caller);
 	SPI_finish();
 
-	if (model->algorithm != ALGO_LINEAR && model->algorithm != ALGO_RIDGE)
+	if (model->algorithm != ALGO_LINEAR && model->algorithm != ALGO_RIDGE &&
+		model->algorithm != ALGO_ELASTIC_NET && model->algorithm != ALGO_LOGISTIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("version %d of project \"%s\" is a %s model, which has no coefficients",
-						row.version, name, AlgorithmName(model->algorithm))));
+						row.version, name, AlgorithmName(model->algorithm)),
+				 errhint("Coefficients belong to linear, ridge, elastic_net and logistic models; model_info() describes the others.")));
 
-	if (model->fit_intercept)
-		put_coefficient(rsinfo, "intercept", model->intercept, model->has_stats,
-						model->intercept_se, model->df_resid);
-	for (int i = 0; i < model->pre.nfeatures; i++)
+	/*
+	 * One set per class for multinomial logistic regression; binary
+	 * logistic regression's single set is for the second label (the
+	 * positive class), as scikit-learn's coef_.
+	 */
+	for (int k = 0; k < Max(model->nsets, 1); k++)
 	{
-		FeatureSpec *f = &model->pre.features[i];
+		const double *coef = model->coef + (Size) k * model->pre.ndesign;
+		const char *cls = NULL;
 
-		for (int c = 0; c < f->ncols; c++)
+		if (model->algorithm == ALGO_LOGISTIC)
+			cls = model->classes[model->nsets == 1 ? 1 : k];
+		if (model->fit_intercept)
+			put_coefficient(rsinfo, "intercept", model->intercepts ? model->intercepts[k] : model->intercept,
+							model->has_stats, model->intercept_se, model->df_resid, cls);
+		for (int i = 0; i < model->pre.nfeatures; i++)
 		{
-			int			j = f->design_offset + c;
-			char	   *label = f->kind == FEATURE_NUMERIC ? f->name :
-				psprintf("%s=%s", f->name, f->levels[c + (f->drop_first ? 1 : 0)]);
+			FeatureSpec *f = &model->pre.features[i];
 
-			put_coefficient(rsinfo, label, model->coef[j], model->has_stats,
-							model->has_stats ? model->coef_se[j] : NAN, model->df_resid);
+			for (int c = 0; c < f->ncols; c++)
+			{
+				int			j = f->design_offset + c;
+				char	   *label = f->kind == FEATURE_NUMERIC ? f->name :
+					psprintf("%s=%s", f->name, f->levels[c + (f->drop_first ? 1 : 0)]);
+
+				put_coefficient(rsinfo, label, coef[j], model->has_stats,
+								model->has_stats ? model->coef_se[j] : NAN, model->df_resid, cls);
+			}
 		}
 	}
 	MemoryContextDelete(model->mcxt);

@@ -381,7 +381,6 @@ RegistryBestModelId(const ProjectInfo *project)
 	Datum		values[2];
 	bool		isnull;
 	const char *metric;
-	bool		lower_is_better = false;
 
 	switch (project->task)
 	{
@@ -392,8 +391,7 @@ RegistryBestModelId(const ProjectInfo *project)
 			metric = "f1";
 			break;
 		case TASK_CLUSTERING:
-			metric = "inertia";
-			lower_is_better = true;
+			metric = "silhouette";
 			break;
 		default:
 			metric = "explained_variance";
@@ -401,11 +399,7 @@ RegistryBestModelId(const ProjectInfo *project)
 	}
 	values[0] = Int64GetDatum(project->id);
 	values[1] = CStringGetTextDatum(metric);
-	exec_read(lower_is_better ?
-			  "SELECT id FROM " SCHEMA ".models WHERE project_id OPERATOR(pg_catalog.=) $1 "
-			  "AND status OPERATOR(pg_catalog.=) 'ready' "
-			  "ORDER BY (metrics OPERATOR(pg_catalog.->>) $2)::float8 ASC NULLS LAST, version DESC LIMIT 1" :
-			  "SELECT id FROM " SCHEMA ".models WHERE project_id OPERATOR(pg_catalog.=) $1 "
+	exec_read("SELECT id FROM " SCHEMA ".models WHERE project_id OPERATOR(pg_catalog.=) $1 "
 			  "AND status OPERATOR(pg_catalog.=) 'ready' "
 			  "ORDER BY (metrics OPERATOR(pg_catalog.->>) $2)::float8 DESC NULLS LAST, version DESC LIMIT 1",
 			  2, types, values, NULL);

@@ -67,7 +67,7 @@ PassPlanDeserialize(bytea *bytes)
 				 errmsg("invalid training plan"),
 				 errhint("aifactory._train_pass is internal to aifactory.train().")));
 	plan->mode = pq_getmsgint(&buf, 4);
-	if (plan->mode < PASS_PROFILE || plan->mode > PASS_REFINE)
+	if (plan->mode < PASS_PROFILE || plan->mode > PASS_COV)
 		elog(ERROR, "unknown training pass mode %d", plan->mode);
 	plan->seed = (uint64) pq_getmsgint64(&buf);
 	plan->test_size = pq_getmsgfloat8(&buf);
@@ -79,7 +79,7 @@ PassPlanDeserialize(bytea *bytes)
 	model = palloc(VARHDRSZ + modellen);
 	SET_VARSIZE(model, VARHDRSZ + modellen);
 	memcpy(VARDATA(model), pq_getmsgbytes(&buf, modellen), modellen);
-	plan->model = ModelDeserialize(model, CurrentMemoryContext);
+	plan->model = ModelDeserializeExt(model, CurrentMemoryContext, true);
 	return plan;
 }
 
@@ -197,6 +197,75 @@ level_dict_add(LevelDict *d, const char *s, int len, int64 count)
 		level_dict_grow(d);
 }
 
+/* ---- class labels ---- */
+
+static const Model *lookup_model;
+
+static int
+compare_class_bytes(const void *a, const void *b)
+{
+	return strcmp(lookup_model->classes[*(const int *) a],
+				  lookup_model->classes[*(const int *) b]);
+}
+
+/*
+ * Class labels are kept in their natural order (numbers numerically), so a
+ * lookup by the label's text needs its own order: class indices sorted by
+ * the labels' bytes.
+ */
+int *
+ClassLookup(const Model *model)
+{
+	int		   *lookup = palloc(sizeof(int) * Max(model->nclasses, 1));
+
+	for (int i = 0; i < model->nclasses; i++)
+		lookup[i] = i;
+	lookup_model = model;
+	qsort(lookup, model->nclasses, sizeof(int), compare_class_bytes);
+	lookup_model = NULL;
+	return lookup;
+}
+
+int
+ClassIndex(const Model *model, const int *lookup, const char *s, int len)
+{
+	int			lo = 0;
+	int			hi = model->nclasses - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const char *label = model->classes[lookup[mid]];
+		int			cmp = strncmp(label, s, len);
+
+		if (cmp == 0)
+			cmp = (label[len] == '\0') ? 0 : 1;
+		if (cmp == 0)
+			return lookup[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+uint64
+PassRowHash(const double *row, int width)
+{
+	uint64		h;
+
+	memcpy(&h, &row[width - 1], sizeof(h));
+	return h;
+}
+
+/* A 64-bit hash as a fraction in [0, 1): below test_size means a test row. */
+double
+PassHashFraction(uint64 h)
+{
+	return (double) (h >> 11) * (1.0 / 9007199254740992.0);
+}
+
 /* ---- state ---- */
 
 /*
@@ -260,12 +329,23 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		if (plan->mode == PASS_PROFILE &&
 			model->pre.features[i].kind == FEATURE_CATEGORICAL)
 			st->dicts[i] = level_dict_create();
+	if (model->task == TASK_CLASSIFICATION)
+	{
+		if (plan->mode == PASS_PROFILE)
+			st->target_dict = level_dict_create();
+		else
+		{
+			if (model->nclasses < 2)
+				elog(ERROR, "training pass for a classifier without classes");
+			st->class_lookup = ClassLookup(model);
+		}
+	}
 
 	st->vals = palloc0(sizeof(double) * Max(st->nfeatures, 1));
 	st->isnull = palloc0(sizeof(bool) * Max(st->nfeatures, 1));
 	st->strs = palloc0(sizeof(char *) * Max(st->nfeatures, 1));
 	st->lens = palloc0(sizeof(int) * Max(st->nfeatures, 1));
-	st->row = palloc0(sizeof(double) * (model->pre.ndesign + 2));
+	st->row = palloc0(sizeof(double) * (model->pre.ndesign + 3));
 	st->row[0] = 1.0;
 	st->words = palloc0(sizeof(uint64) * (st->nfeatures + 1));
 	if (plan->mode == PASS_REFINE)
@@ -280,6 +360,20 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		st->lsq = LsqCreate(model->pre.ndesign + 2);
 		st->stash_width = model->pre.ndesign + 1;
 	}
+	else if (plan->mode == PASS_NB)
+	{
+		MemoryContextSwitchTo(st->mcxt);
+		st->nb = NbCreate(model->nclasses, model->pre.ndesign);
+		st->stash_width = model->pre.ndesign + 1;
+	}
+	else if (plan->mode == PASS_COV)
+	{
+		AifBlasPrepare();
+		MemoryContextSwitchTo(st->mcxt);
+		st->cov = CovCreate(Max(model->pre.ndesign, 1));
+	}
+	else if (plan->mode == PASS_LOAD)
+		st->stash_width = model->pre.ndesign + 2;	/* design, target, hash */
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -411,20 +505,49 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		st->rows_null_target++;
 		PG_RETURN_POINTER(st);
 	}
-	y = InputToDoubleFast(&st->cols[0], PG_GETARG_DATUM(2));
-	if (unlikely(isnan(y) || isinf(y)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("target column \"%s\" contains %s", model->target,
-						isnan(y) ? "NaN" : "Infinity"),
-				 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
+	if (model->task == TASK_CLASSIFICATION)
+	{
+		int			len;
+		const char *label = InputToString(&st->cols[0], PG_GETARG_DATUM(2), &len);
+
+		st->words[0] = hash_bytes_extended((const unsigned char *) label, len, 0);
+		if (st->target_dict)
+		{
+			MemoryContext old = MemoryContextSwitchTo(st->mcxt);
+
+			level_dict_add(st->target_dict, label, len, 1);
+			MemoryContextSwitchTo(old);
+			y = 0;
+		}
+		else
+		{
+			int			cls = ClassIndex(model, st->class_lookup, label, len);
+
+			if (cls < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("class \"%.*s\" appeared in the source between two scans", len, label),
+						 errhint("Train on data that does not change while it is read.")));
+			y = cls;
+		}
+	}
+	else
+	{
+		y = InputToDoubleFast(&st->cols[0], PG_GETARG_DATUM(2));
+		if (unlikely(isnan(y) || isinf(y)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("target column \"%s\" contains %s", model->target,
+							isnan(y) ? "NaN" : "Infinity"),
+					 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
+		st->words[0] = double_word(y);
+	}
 
 	/*
 	 * Convert every input once: numerics to double, categoricals to their
 	 * string (then to a level index when levels are known).  The split is
 	 * a seeded hash of these raw values.
 	 */
-	st->words[0] = double_word(y);
 	for (int i = 0; i < nf; i++)
 	{
 		int			argno = i + 3;
@@ -478,7 +601,8 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 
 	/* counts, sums and levels: only while imputation values are unknown */
 	if (!is_test && (st->mode == PASS_PROFILE ||
-					 (st->mode == PASS_LSQ && !plan->impute_known)))
+					 ((st->mode == PASS_LSQ || st->mode == PASS_NB ||
+					   st->mode == PASS_COV) && !plan->impute_known)))
 	{
 		for (int i = 0; i < nf; i++)
 		{
@@ -539,6 +663,42 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 				for (int j = 0; j < k; j++)
 					st->grad[j + 1] = dd_add(st->grad[j + 1], dd_mul_d(r, x[j]));
 			}
+			break;
+		case PASS_LOAD:
+			/* every row; a missing numeric value stays NaN (imputed later) */
+			encode_row(st);
+			st->row[model->pre.ndesign + 1] = y;
+			{
+				uint64		mixed = mix64(h);	/* what is_test was decided by */
+
+				memcpy(&st->row[model->pre.ndesign + 2], &mixed, sizeof(mixed));
+			}
+			stash_row(st, st->row + 1);
+			break;
+		case PASS_NB:
+			if (missing && !plan->impute_known)
+			{
+				st->rows_skipped_missing++;
+				break;
+			}
+			encode_row(st);
+			/* with nothing held out, the metrics are on the training rows */
+			if (is_test || plan->test_size <= 0)
+			{
+				st->row[model->pre.ndesign + 1] = y;
+				stash_row(st, st->row + 1);
+			}
+			if (!is_test)
+				NbAdd(st->nb, (int) y, st->row + 1);
+			break;
+		case PASS_COV:
+			if (missing && !plan->impute_known)
+			{
+				st->rows_skipped_missing++;
+				break;
+			}
+			encode_row(st);
+			CovAddRow(st->cov, st->row + 1);
 			break;
 		case PASS_EVAL:
 			if (is_test || plan->test_size <= 0)
@@ -635,6 +795,28 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 		MemoryContextSetParent(b->mcxt, a->mcxt);
 	}
 	MetricAccMerge(&a->acc, &b->acc);
+	if (b->target_dict)
+	{
+		if (!a->target_dict)
+			a->target_dict = level_dict_create();
+		for (int k = 0; k < b->target_dict->capacity; k++)
+			if (b->target_dict->keys[k])
+				level_dict_add(a->target_dict, b->target_dict->keys[k],
+							   b->target_dict->lens[k], b->target_dict->counts[k]);
+		a->target_dict->overflow |= b->target_dict->overflow;
+	}
+	if (b->nb)
+	{
+		if (!a->nb)
+			a->nb = NbCreate(b->nb->nclasses, b->nb->p);
+		NbMerge(a->nb, b->nb);
+	}
+	if (b->cov)
+	{
+		if (!a->cov)
+			a->cov = CovCreate(b->cov->p);
+		CovMerge(a->cov, b->cov);
+	}
 	if (b->ngrad > 0)
 	{
 		if (a->ngrad == 0)
@@ -650,6 +832,57 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 }
 
 /* ---- serialization ---- */
+
+static void
+send_dict(StringInfo buf, LevelDict *d)
+{
+	if (d == NULL)
+	{
+		pq_sendint32(buf, -1);
+		return;
+	}
+	pq_sendint32(buf, d->nentries);
+	pq_sendbyte(buf, d->overflow ? 1 : 0);
+	for (int k = 0; k < d->capacity; k++)
+	{
+		if (d->keys[k] == NULL)
+			continue;
+		pq_sendint32(buf, d->lens[k]);
+		pq_sendbytes(buf, d->keys[k], d->lens[k]);
+		pq_sendint64(buf, d->counts[k]);
+	}
+}
+
+/* Counterpart of send_dict; the caller's memory context receives it. */
+static LevelDict *
+get_dict(StringInfo buf)
+{
+	int			n = pq_getmsgint(buf, 4);
+	LevelDict  *d;
+
+	if (n < 0)
+		return NULL;
+	d = level_dict_create();
+	d->overflow = pq_getmsgbyte(buf) != 0;
+	for (int k = 0; k < n; k++)
+	{
+		int			len = pq_getmsgint(buf, 4);
+		const char *s = pq_getmsgbytes(buf, len);
+		int64		count = pq_getmsgint64(buf);
+
+		level_dict_add(d, s, len, count);
+	}
+	return d;
+}
+
+/* A nested state as (length, bytes); length 0 for none. */
+static void
+send_blob(StringInfo buf, const char *data, Size len)
+{
+	pq_sendint64(buf, len);
+	if (len > 0)
+		pq_sendbytes(buf, data, len);
+}
 
 Datum
 aifactory_train_serialize(PG_FUNCTION_ARGS)
@@ -680,21 +913,7 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 
 		pq_sendint64(&buf, st->nonnull[i]);
 		pq_sendfloat8(&buf, st->sum[i]);
-		if (d == NULL)
-		{
-			pq_sendint32(&buf, -1);
-			continue;
-		}
-		pq_sendint32(&buf, d->nentries);
-		pq_sendbyte(&buf, d->overflow ? 1 : 0);
-		for (int k = 0; k < d->capacity; k++)
-		{
-			if (d->keys[k] == NULL)
-				continue;
-			pq_sendint32(&buf, d->lens[k]);
-			pq_sendbytes(&buf, d->keys[k], d->lens[k]);
-			pq_sendint64(&buf, d->counts[k]);
-		}
+		send_dict(&buf, d);
 	}
 	if (st->lsq)
 	{
@@ -727,6 +946,29 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 		pq_sendfloat8(&buf, st->grad[j].hi);
 		pq_sendfloat8(&buf, st->grad[j].lo);
 	}
+	send_dict(&buf, st->target_dict);
+	if (st->nb)
+	{
+		Size		n = NbSerializedSize(st->nb);
+		char	   *tmp = palloc(n);
+
+		NbSerialize(st->nb, tmp);
+		send_blob(&buf, tmp, n);
+		pfree(tmp);
+	}
+	else
+		send_blob(&buf, NULL, 0);
+	if (st->cov)
+	{
+		Size		n = CovSerializedSize(st->cov->p);
+		char	   *tmp = palloc(n);
+
+		CovSerialize(st->cov, tmp);
+		send_blob(&buf, tmp, n);
+		pfree(tmp);
+	}
+	else
+		send_blob(&buf, NULL, 0);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -747,7 +989,7 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 
 	mode = pq_getmsgint(&buf, 4);
 	nfeatures = pq_getmsgint(&buf, 4);
-	if (mode < PASS_PROFILE || mode > PASS_REFINE || nfeatures < 0 || nfeatures > 100000)
+	if (mode < PASS_PROFILE || mode > PASS_COV || nfeatures < 0 || nfeatures > 100000)
 		elog(ERROR, "invalid training pass state");
 	st = pass_state_create(mcxt, mode, nfeatures);
 	MemoryContextSwitchTo(st->mcxt);
@@ -757,23 +999,9 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 	st->rows_skipped_missing = pq_getmsgint64(&buf);
 	for (int i = 0; i < nfeatures; i++)
 	{
-		int			n;
-
 		st->nonnull[i] = pq_getmsgint64(&buf);
 		st->sum[i] = pq_getmsgfloat8(&buf);
-		n = pq_getmsgint(&buf, 4);
-		if (n < 0)
-			continue;
-		st->dicts[i] = level_dict_create();
-		st->dicts[i]->overflow = pq_getmsgbyte(&buf) != 0;
-		for (int k = 0; k < n; k++)
-		{
-			int			len = pq_getmsgint(&buf, 4);
-			const char *s = pq_getmsgbytes(&buf, len);
-			int64		count = pq_getmsgint64(&buf);
-
-			level_dict_add(st->dicts[i], s, len, count);
-		}
+		st->dicts[i] = get_dict(&buf);
 	}
 	d = pq_getmsgint(&buf, 4);
 	if (d > 0)
@@ -811,6 +1039,16 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 			st->grad[j].hi = pq_getmsgfloat8(&buf);
 			st->grad[j].lo = pq_getmsgfloat8(&buf);
 		}
+	}
+	st->target_dict = get_dict(&buf);
+	{
+		int64		n = pq_getmsgint64(&buf);
+
+		if (n > 0)
+			st->nb = NbDeserialize(pq_getmsgbytes(&buf, n), n);
+		n = pq_getmsgint64(&buf);
+		if (n > 0)
+			st->cov = CovDeserialize(pq_getmsgbytes(&buf, n), n);
 	}
 	pq_getmsgend(&buf);
 	MemoryContextSwitchTo(old);
@@ -878,6 +1116,7 @@ aifactory_train_final(PG_FUNCTION_ARGS)
 		st->strs = NULL;
 		st->lens = NULL;
 		st->words = NULL;
+		st->class_lookup = NULL;
 		handoff_state = st;
 		PG_RETURN_TEXT_P(cstring_to_text(HANDOFF_MARKER));
 	}

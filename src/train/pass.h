@@ -17,7 +17,18 @@
  *					all rows when test_size = 0);
  *	  PASS_REFINE	X^T (y - X b) over the training rows in extended
  *					precision, for iterative refinement of an
- *					ill-conditioned least-squares fit.
+ *					ill-conditioned least-squares fit;
+ *	  PASS_LOAD		every row, encoded (NaN where a numeric value is
+ *					missing) with its target and split hash, into memory
+ *					for the iterative algorithms (dataset.c);
+ *	  PASS_NB		naive Bayes' per-class statistics of the training rows,
+ *					plus the kept test rows, like PASS_LSQ;
+ *	  PASS_COV		the covariance state of every row, for PCA.
+ *
+ * For classification the target is a label (any type, by its text); the
+ * profile collects the labels, the other passes turn them into class
+ * indices.  Clustering and decomposition have no target: the query passes
+ * a constant in its place.
  *
  * Every pass splits rows the same way: a row is a test row when a seeded
  * hash of its raw values falls below test_size, so the split does not
@@ -32,6 +43,8 @@
 
 #include "algorithms/doubledouble.h"
 #include "algorithms/lsq.h"
+#include "algorithms/naivebayes.h"
+#include "algorithms/pca.h"
 #include "core/model.h"
 #include "core/preprocess.h"
 
@@ -40,7 +53,10 @@ typedef enum PassMode
 	PASS_PROFILE = 1,
 	PASS_LSQ = 2,
 	PASS_EVAL = 3,
-	PASS_REFINE = 4
+	PASS_REFINE = 4,
+	PASS_LOAD = 5,
+	PASS_NB = 6,
+	PASS_COV = 7
 } PassMode;
 
 /* What train() asks of one scan. */
@@ -62,7 +78,6 @@ typedef struct LevelDict
 	bool		overflow;		/* more than PASS_MAX_LEVELS values */
 	char	  **keys;
 	int		   *lens;
-	uint64	   *words;			/* current row: what the split hashes */
 	uint32	   *hashes;
 	int64	   *counts;
 } LevelDict;
@@ -122,6 +137,11 @@ typedef struct PassState
 	int			ngrad;
 	DD		   *grad;
 
+	/* PROFILE of a classification: the labels; NB; COV */
+	LevelDict  *target_dict;
+	NbState    *nb;
+	CovState   *cov;
+
 	/* per-backend working memory, never serialized */
 	MemoryContext mcxt;
 	PassPlan   *plan;
@@ -132,11 +152,20 @@ typedef struct PassState
 	const char **strs;			/* current row: categorical strings */
 	int		   *lens;
 	uint64	   *words;			/* current row: what the split hashes */
+	int		   *class_lookup;	/* class indices in bytewise label order */
 } PassState;
 
 extern bytea *PassPlanSerialize(const PassPlan *plan);
 extern PassPlan *PassPlanDeserialize(bytea *bytes);
 extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
+
+/* Class index of a label (classification), or -1; lookup from ClassLookup. */
+extern int *ClassLookup(const Model *model);
+extern int	ClassIndex(const Model *model, const int *lookup, const char *s, int len);
+
+/* Where LOAD keeps the split hash of a row: the slot after the target. */
+extern uint64 PassRowHash(const double *row, int width);
+extern double PassHashFraction(uint64 h);
 
 extern void PassHandoffBegin(MemoryContext cxt);
 extern PassState *PassHandoffEnd(void);

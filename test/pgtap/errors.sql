@@ -14,7 +14,7 @@
 -- connection, a background worker, a sequence-based version number).
 
 SET client_min_messages = warning;
-SELECT plan(155);
+SELECT plan(159);
 
 -- ---- data ---------------------------------------------------------------
 
@@ -142,8 +142,14 @@ SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train(NULL, 'd', 'y')$$,
                            '22004', 'NULL project: 22004');
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', NULL, 'y')$$,
                            '22004', 'NULL source: 22004');
-SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', NULL)$$,
-                           '22004', 'NULL target: 22004');
+-- A NULL target means an unsupervised model (kmeans, pca; 'auto' clusters):
+-- a supervised algorithm without one is an error.
+SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', NULL, 'linear')$$,
+                           '22004', 'NULL target for a regression: 22004');
+SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', NULL, 'logistic')$$,
+                           '22004', 'NULL target for a classifier: 22004');
+SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', 'y', 'kmeans')$$,
+                           '22023', 'a target for clustering: 22023');
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', 'y', features => ARRAY['x1', 'x1'])$$,
                            '42701', 'feature listed twice: 42701');
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd', 'y', features => ARRAY['x1', 'y'])$$,
@@ -169,8 +175,9 @@ SELECT is((SELECT count(*) FROM d), 200::bigint, 'the DELETE source deleted noth
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', '', 'y')$$,
                            '22023', 'empty source: 22023');
 
-SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd_text_target', 'y')$$,
-                           '42804', 'text target: 42804');
+-- (with 'auto', a text target means classification; a regression refuses it)
+SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd_text_target', 'y', 'linear')$$,
+                           '42804', 'text target for a regression: 42804');
 SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'd_jsonb', 'y')$$,
                            '42804', 'jsonb feature: 42804');
 SELECT throws_like($$SELECT * FROM aifactory.train('q', 'd_jsonb', 'y')$$, '%"doc"%',

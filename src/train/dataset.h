@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * dataset.h
+ *	  A training source loaded into memory, for the iterative algorithms.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AIF_DATASET_H
+#define AIF_DATASET_H
+
+#include "postgres.h"
+
+#include "core/model.h"
+#include "train/hyperparams.h"
+#include "train/pass.h"
+
+typedef struct Dataset
+{
+	int			p;				/* design columns */
+	int64		ntrain;
+	int64		ntest;
+	double	   *Xtrain;			/* ntrain x p, column-major */
+	double	   *Xtest;			/* ntest x p, column-major */
+	double	   *ytrain;			/* target, or class index */
+	double	   *ytest;
+} Dataset;
+
+/*
+ * Build the dataset from a PASS_LOAD state: rows in a canonical order (by
+ * their split hash, so that parallel scans give the same result), split
+ * into training and test rows (stratified by class for classification),
+ * missing numeric values imputed by `impute` from the training rows (the
+ * values chosen are stored in the model's features).  The state's rows are
+ * released.
+ */
+extern Dataset *DatasetBuild(PassState *st, Model *model, double test_size,
+							 ImputeStrategy impute);
+
+/*
+ * Standardize every column by the training rows' mean and population
+ * standard deviation (a constant column keeps scale 1), in place; the
+ * factors are returned in center and scale (p each).
+ */
+extern void DatasetStandardize(Dataset *ds, double *center, double *scale);
+
+/* Bytes PASS_LOAD may keep: the matrices need as much again. */
+extern Size DatasetLoadBudget(void);
+
+#endif							/* AIF_DATASET_H */

@@ -1,0 +1,468 @@
+/*-------------------------------------------------------------------------
+ *
+ * fit_memory.c
+ *	  The iterative algorithms, fitted on the source loaded into memory
+ *	  once (dataset.c): elastic net, logistic regression, k-means; and the
+ *	  one-pass algorithms too when their imputation is not the mean.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "algorithms/elasticnet.h"
+#include "algorithms/kmeans.h"
+#include "algorithms/logistic.h"
+#include "algorithms/lsq.h"
+#include "algorithms/naivebayes.h"
+#include "algorithms/pca.h"
+#include "core/blas.h"
+#include "miscadmin.h"
+#include "train/dataset.h"
+#include "train/train_internal.h"
+
+/* rows the silhouette is estimated on (sklearn's sample_size) */
+#define SILHOUETTE_SAMPLE 5000
+
+/* Row r of a column-major n x p matrix, gathered into buf. */
+static void
+gather_row(const double *X, int64 n, int p, int64 r, double *buf)
+{
+	for (int j = 0; j < p; j++)
+		buf[j] = X[(Size) j * n + r];
+}
+
+static Dataset *
+load(TrainRun *run)
+{
+	Model	   *model = run->model;
+	PassState  *st;
+	Dataset    *ds;
+
+	if (HasCategoricalFeatures(model) || run->task == TASK_CLASSIFICATION)
+	{
+		LayoutDesign(run);
+		st = RunPass(run, PASS_PROFILE, false);
+		if (st == NULL || st->rows_train + st->rows_test == 0)
+			NoRowsError(run, st);
+		ApplyProfile(run, st, true);
+	}
+	LayoutDesign(run);
+
+	/* NULLs stay NaN in memory; imputation follows the split */
+	for (int i = 0; i < model->pre.nfeatures; i++)
+		model->pre.features[i].impute = NAN;
+	st = RunPass(run, PASS_LOAD, true);
+	if (st == NULL || st->rows_train + st->rows_test == 0)
+		NoRowsError(run, st);
+	if (st->stash_overflow)
+	{
+		int64		rows = st->rows_train + st->rows_test;
+		double		mb = 2.0 * rows * st->stash_width * sizeof(double) / (1024.0 * 1024.0);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s needs about %.1f MB to hold %lld rows in memory, more than aifactory.train_memory allows",
+						AlgorithmName(run->algorithm), mb, (long long) rows),
+				 errhint("SET aifactory.train_memory = '%.0fMB', or train on fewer rows or features.",
+						 ceil(mb * 1.1))));
+	}
+	ds = DatasetBuild(st, model, run->test_size, run->hp.impute);
+	if (ds->ntrain == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no rows are left for training after the test split"),
+				 errhint("Lower test_size or use more rows.")));
+	run->train_rows = ds->ntrain;
+	run->test_rows = ds->ntest;
+	return ds;
+}
+
+/*
+ * Coefficients fitted on standardized columns, back on the original
+ * scale: w_j / s_j, and the intercept less sum w_j c_j / s_j.  The model
+ * then needs no scaling at prediction.
+ */
+static void
+unstandardize(double *coef, double *intercept, int nsets, int p,
+			  const double *center, const double *scale)
+{
+	for (int k = 0; k < nsets; k++)
+	{
+		double	   *w = coef + (Size) k * p;
+
+		for (int j = 0; j < p; j++)
+		{
+			w[j] /= scale[j];
+			intercept[k] -= w[j] * center[j];
+		}
+	}
+}
+
+/* Regression metrics of the model on the test rows (or training rows). */
+static void
+regression_metrics(TrainRun *run, Dataset *ds, double *row)
+{
+	MetricAcc	acc;
+	bool		on_train = ds->ntest == 0;
+	const double *X = on_train ? ds->Xtrain : ds->Xtest;
+	const double *y = on_train ? ds->ytrain : ds->ytest;
+	int64		n = on_train ? ds->ntrain : ds->ntest;
+
+	memset(&acc, 0, sizeof(acc));
+	run->evaluated_on_train = on_train;
+	for (int64 r = 0; r < n; r++)
+	{
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		gather_row(X, n, ds->p, r, row);
+		MetricAccAdd(&acc, y[r], ModelPredictDesign(run->model, row));
+	}
+	RegressionMetrics(run, &acc);
+}
+
+static void
+classification_metrics(TrainRun *run, Dataset *ds, double *row)
+{
+	bool		on_train = ds->ntest == 0;
+	const double *X = on_train ? ds->Xtrain : ds->Xtest;
+	const double *y = on_train ? ds->ytrain : ds->ytest;
+	int64		n = on_train ? ds->ntrain : ds->ntest;
+	int			K = run->model->nclasses;
+	double	   *proba = palloc(sizeof(double) * K);
+	ClassEval  *ev = ClassEvalCreate(K, n);
+
+	run->evaluated_on_train = on_train;
+	for (int64 r = 0; r < n; r++)
+	{
+		int			cls;
+
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		gather_row(X, n, ds->p, r, row);
+		cls = ModelPredictClass(run->model, row, proba);
+		ClassEvalAdd(ev, (int) y[r], proba, cls);
+	}
+	ClassificationMetrics(run, ev);
+}
+
+static void
+set_linear(Model *model, int nsets, const double *coef, const double *intercept)
+{
+	int			p = model->pre.ndesign;
+
+	model->nsets = nsets;
+	model->coef = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(nsets * p, 1));
+	memcpy(model->coef, coef, sizeof(double) * nsets * p);
+	model->intercepts = MemoryContextAlloc(model->mcxt, sizeof(double) * nsets);
+	memcpy(model->intercepts, intercept, sizeof(double) * nsets);
+	model->intercept = model->intercepts[0];
+}
+
+static void
+fit_elastic_net(TrainRun *run, Dataset *ds, double *center, double *scale, double *row)
+{
+	ElasticNetOptions opts;
+	ElasticNetFit fit;
+
+	ElasticNetOptionsInit(&opts);
+	opts.alpha = run->hp.alpha;
+	opts.l1_ratio = run->hp.l1_ratio;
+	opts.max_iter = run->hp.max_iter;
+	opts.tol = run->hp.tol;
+	opts.fit_intercept = run->hp.intercept;
+	ElasticNetFitDense(ds->Xtrain, ds->ytrain, ds->ntrain, ds->p, &opts, &fit);
+	if (center)
+		unstandardize(fit.coef, &fit.intercept, 1, ds->p, center, scale);
+	run->model->fit_intercept = run->hp.intercept;
+	set_linear(run->model, 1, fit.coef, &fit.intercept);
+	if (!fit.converged)
+		ereport(NOTICE,
+				(errmsg("elastic net did not converge in %d iterations (duality gap %g)",
+						fit.n_iter, fit.dual_gap),
+				 errhint("Raise max_iter or tol, or standardize the features.")));
+	/* test rows on the original scale again, for the original-scale model */
+	if (center)
+		for (int j = 0; j < ds->p; j++)
+			for (int64 r = 0; r < ds->ntest; r++)
+				ds->Xtest[(Size) j * ds->ntest + r] = ds->Xtest[(Size) j * ds->ntest + r] * scale[j] + center[j];
+	if (center && ds->ntest == 0)
+		for (int j = 0; j < ds->p; j++)
+			for (int64 r = 0; r < ds->ntrain; r++)
+				ds->Xtrain[(Size) j * ds->ntrain + r] = ds->Xtrain[(Size) j * ds->ntrain + r] * scale[j] + center[j];
+	regression_metrics(run, ds, row);
+	MetricNumber(run, "n_iter", fit.n_iter);
+	MetricNumber(run, "converged", fit.converged ? 1 : 0);
+	{
+		int			nonzero = 0;
+
+		for (int j = 0; j < ds->p; j++)
+			if (run->model->coef[j] != 0)
+				nonzero++;
+		MetricNumber(run, "nonzero_coefficients", nonzero);
+	}
+}
+
+static void
+fit_logistic(TrainRun *run, Dataset *ds, double *center, double *scale, double *row)
+{
+	Model	   *model = run->model;
+	LogisticOptions opts;
+	LogisticModel lm;
+	int		   *y = palloc(sizeof(int) * Max(ds->ntrain, 1));
+
+	for (int64 r = 0; r < ds->ntrain; r++)
+		y[r] = (int) ds->ytrain[r];
+	LogisticDefaultOptions(&opts);
+	opts.C = run->hp.C;
+	opts.fit_intercept = run->hp.intercept;
+	opts.max_iter = run->hp.max_iter;
+	opts.tol = run->hp.tol;
+	LogisticFit(ds->Xtrain, ds->ntrain, ds->p, y, model->nclasses, &opts, &lm);
+	pfree(y);
+	if (center)
+		unstandardize(lm.coef, lm.intercept, lm.nsets, ds->p, center, scale);
+	model->fit_intercept = run->hp.intercept;
+	set_linear(model, lm.nsets, lm.coef, lm.intercept);
+	if (!lm.converged)
+		ereport(NOTICE,
+				(errmsg("logistic regression did not converge in %d iterations", lm.n_iter),
+				 errhint("Raise max_iter, or standardize the features.")));
+	if (center)
+	{
+		double	   *X = ds->ntest > 0 ? ds->Xtest : ds->Xtrain;
+		int64		n = ds->ntest > 0 ? ds->ntest : ds->ntrain;
+
+		for (int j = 0; j < ds->p; j++)
+			for (int64 r = 0; r < n; r++)
+				X[(Size) j * n + r] = X[(Size) j * n + r] * scale[j] + center[j];
+	}
+	classification_metrics(run, ds, row);
+	MetricNumber(run, "n_iter", lm.n_iter);
+	MetricNumber(run, "converged", lm.converged ? 1 : 0);
+}
+
+static void
+fit_kmeans(TrainRun *run, Dataset *ds)
+{
+	Model	   *model = run->model;
+	KMeansOptions opts;
+	KMeansModel km;
+	int		   *labels;
+	int64		n = ds->ntrain;
+	int			p = ds->p;
+
+	KMeansDefaultOptions(&opts);
+	opts.n_clusters = run->hp.n_clusters;
+	opts.n_init = run->hp.n_init;
+	opts.max_iter = run->hp.max_iter;
+	opts.tol = run->hp.tol;
+	opts.seed = (uint64) (uint32) run->seed;
+	if (opts.n_clusters > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_clusters (%d) is larger than the number of rows (%lld)",
+						opts.n_clusters, (long long) n),
+				 errhint("Ask for fewer clusters.")));
+	labels = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * Max(n, 1));
+	KMeansFit(ds->Xtrain, n, p, &opts, &km, labels);
+	model->k = km.k;
+	model->centers = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(km.k * p, 1));
+	memcpy(model->centers, km.centers, sizeof(double) * km.k * p);
+	run->evaluated_on_train = true;
+	MetricNumber(run, "inertia", km.inertia);
+	MetricNumber(run, "silhouette",
+				 SilhouetteSampled(ds->Xtrain, n, p, labels, km.k, SILHOUETTE_SAMPLE,
+								   (uint64) (uint32) run->seed));
+	MetricNumber(run, "n_iter", km.n_iter);
+	{
+		double	   *sizes = palloc0(sizeof(double) * km.k);
+
+		for (int64 r = 0; r < n; r++)
+			sizes[labels[r]] += 1;
+		MetricArray(run, "cluster_sizes", sizes, km.k);
+	}
+}
+
+static void
+fit_naive_bayes(TrainRun *run, Dataset *ds, double *row)
+{
+	Model	   *model = run->model;
+	int			K = model->nclasses;
+	int			p = ds->p;
+	NbState    *nbs = NbCreate(K, p);
+	NbModel		nb;
+
+	for (int64 r = 0; r < ds->ntrain; r++)
+	{
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		gather_row(ds->Xtrain, ds->ntrain, p, r, row);
+		NbAdd(nbs, (int) ds->ytrain[r], row);
+	}
+	NbFinish(nbs, run->hp.var_smoothing, &nb);
+	model->nb_prior = MemoryContextAlloc(model->mcxt, sizeof(double) * K);
+	model->nb_mean = MemoryContextAlloc(model->mcxt, sizeof(double) * K * Max(p, 1));
+	model->nb_var = MemoryContextAlloc(model->mcxt, sizeof(double) * K * Max(p, 1));
+	memcpy(model->nb_prior, nb.prior, sizeof(double) * K);
+	memcpy(model->nb_mean, nb.mean, sizeof(double) * K * p);
+	memcpy(model->nb_var, nb.var, sizeof(double) * K * p);
+	classification_metrics(run, ds, row);
+}
+
+static void
+fit_least_squares(TrainRun *run, Dataset *ds, double *row)
+{
+	Model	   *model = run->model;
+	int			p = ds->p;
+	LsqState   *lsq = LsqCreate(p + 2);
+	LsqOptions	opts;
+	LsqFit		fit;
+	double	   *arow = palloc(sizeof(double) * (p + 2));
+	double	   *scale = NULL;
+
+	arow[0] = 1.0;
+	for (int64 r = 0; r < ds->ntrain; r++)
+	{
+		gather_row(ds->Xtrain, ds->ntrain, p, r, arow + 1);
+		arow[p + 1] = ds->ytrain[r];
+		LsqAddRow(lsq, arow);
+	}
+	LsqFlush(lsq);
+	if (run->algorithm == ALGO_RIDGE && run->hp.standardize)
+	{
+		scale = palloc(sizeof(double) * Max(p, 1));
+		for (int j = 0; j < p; j++)
+		{
+			double		sd = LsqColumnStd(lsq, j + 1);
+
+			scale[j] = (sd > 0 && isfinite(sd)) ? sd : 1.0;
+		}
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.intercept = run->hp.intercept;
+	opts.alpha = run->algorithm == ALGO_RIDGE ? run->hp.alpha : 0.0;
+	opts.penalty_scale = scale;
+	opts.want_stderr = run->algorithm == ALGO_LINEAR;
+	if (run->algorithm == ALGO_LINEAR && lsq->nrows < p + (run->hp.intercept ? 1 : 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("least squares needs at least %d training rows, but has %lld",
+						p + (run->hp.intercept ? 1 : 0), (long long) lsq->nrows),
+				 errhint("Use more data, fewer features, or algorithm 'ridge'.")));
+	LsqSolve(lsq, &opts, &fit);
+	if (fit.rank_deficient_col >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the design is singular: \"%s\" is a linear combination of the other features%s",
+						DesignColumnName(model, fit.rank_deficient_col),
+						run->hp.intercept ? " and the intercept" : ""),
+				 errhint("Leave the column out with features => ARRAY[...], or use algorithm 'ridge'.")));
+	model->fit_intercept = run->hp.intercept;
+	set_linear(model, 1, fit.beta, &fit.intercept);
+	if (run->algorithm == ALGO_LINEAR && fit.se != NULL)
+	{
+		model->has_stats = true;
+		model->df_resid = fit.df_resid;
+		model->intercept_se = fit.intercept_se;
+		model->coef_se = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(p, 1));
+		memcpy(model->coef_se, fit.se, sizeof(double) * p);
+	}
+	regression_metrics(run, ds, row);
+	MetricNumber(run, "train_r2", fit.r2);
+}
+
+static void
+fit_pca(TrainRun *run, Dataset *ds, double *row)
+{
+	Model	   *model = run->model;
+	int			p = ds->p;
+	int			ncomp = run->hp.n_components > 0 ? run->hp.n_components :
+		(int) Min((int64) p, ds->ntrain);
+	CovState   *cov = CovCreate(Max(p, 1));
+	PcaModel	pca;
+	double		kept = 0;
+
+	if (ncomp > p)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_components (%d) is larger than the number of design columns (%d)", ncomp, p),
+				 errhint("Leave n_components out to keep every component.")));
+	if (ds->ntrain < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("PCA needs at least two rows")));
+	for (int64 r = 0; r < ds->ntrain; r++)
+	{
+		gather_row(ds->Xtrain, ds->ntrain, p, r, row);
+		CovAddRow(cov, row);
+	}
+	PcaFit(cov, ncomp, &pca);
+	model->ncomp = pca.ncomp;
+	model->pca_mean = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(p, 1));
+	model->components = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(pca.ncomp * p, 1));
+	model->explained_variance = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(pca.ncomp, 1));
+	memcpy(model->pca_mean, pca.mean, sizeof(double) * p);
+	memcpy(model->components, pca.components, sizeof(double) * pca.ncomp * p);
+	memcpy(model->explained_variance, pca.explained_variance, sizeof(double) * pca.ncomp);
+	for (int c = 0; c < pca.ncomp; c++)
+		kept += pca.explained_variance_ratio[c];
+	run->evaluated_on_train = true;
+	MetricNumber(run, "explained_variance", kept);
+	MetricArray(run, "explained_variance_ratio", pca.explained_variance_ratio, pca.ncomp);
+	MetricNumber(run, "n_components", pca.ncomp);
+}
+
+void
+FitInMemory(TrainRun *run)
+{
+	Model	   *model = run->model;
+	Dataset    *ds = load(run);
+	double	   *row = palloc(sizeof(double) * Max(ds->p, 1));
+	double	   *center = NULL;
+	double	   *scale = NULL;
+	bool		standardize = run->hp.standardize &&
+		(run->algorithm == ALGO_ELASTIC_NET || run->algorithm == ALGO_LOGISTIC ||
+		 run->algorithm == ALGO_KMEANS || run->algorithm == ALGO_PCA);
+
+	AifBlasPrepare();
+	if (standardize)
+	{
+		center = palloc(sizeof(double) * Max(ds->p, 1));
+		scale = palloc(sizeof(double) * Max(ds->p, 1));
+		DatasetStandardize(ds, center, scale);
+		if (run->algorithm == ALGO_KMEANS || run->algorithm == ALGO_PCA)
+		{
+			/* these keep their parameters on the standardized scale */
+			model->pre.scaled = true;
+			model->pre.center = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(ds->p, 1));
+			model->pre.scale = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(ds->p, 1));
+			memcpy(model->pre.center, center, sizeof(double) * ds->p);
+			memcpy(model->pre.scale, scale, sizeof(double) * ds->p);
+		}
+	}
+
+	switch (run->algorithm)
+	{
+		case ALGO_LINEAR:
+		case ALGO_RIDGE:
+			fit_least_squares(run, ds, row);
+			break;
+		case ALGO_ELASTIC_NET:
+			fit_elastic_net(run, ds, center, scale, row);
+			break;
+		case ALGO_LOGISTIC:
+			fit_logistic(run, ds, center, scale, row);
+			break;
+		case ALGO_NAIVE_BAYES:
+			fit_naive_bayes(run, ds, row);
+			break;
+		case ALGO_KMEANS:
+			fit_kmeans(run, ds);
+			break;
+		case ALGO_PCA:
+			fit_pca(run, ds, row);
+			break;
+	}
+}

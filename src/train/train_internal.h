@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_internal.h
+ *	  One run of aifactory.train(), shared by the files of src/train/.
+ *
+ *	  train.c		the SQL function: arguments, routing, registration
+ *	  columns.c		features, their kinds, the design layout, class labels
+ *	  fit_stream.c	the one-pass algorithms (least squares, naive Bayes,
+ *					PCA), fitted from parallel-safe aggregate scans
+ *	  fit_memory.c	the iterative algorithms, fitted on data loaded once
+ *	  report.c		metrics and the JSON stored with a model
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AIF_TRAIN_INTERNAL_H
+#define AIF_TRAIN_INTERNAL_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "algorithms/lsq.h"
+#include "core/model.h"
+#include "lib/stringinfo.h"
+#include "train/hyperparams.h"
+#include "train/pass.h"
+#include "utils/array.h"
+
+typedef struct TrainRun
+{
+	char	   *project;
+	char	   *source;
+	char	   *target;			/* NULL for clustering and decomposition */
+	AlgorithmId algorithm;
+	TaskKind	task;
+	HyperParams hp;
+	double		test_size;		/* 0 for the unsupervised tasks */
+	int32		seed;
+	char	   *deploy;
+
+	char	   *from;			/* FROM clause of the source */
+	char	   *pass_sql;		/* SELECT aifactory._train_pass(...) FROM ... */
+	Model	   *model;
+	MemoryContext work;
+
+	/* what a fit leaves for the report */
+	StringInfoData metrics;		/* "key": value, ... (without braces) */
+	int64		train_rows;
+	int64		test_rows;
+	bool		evaluated_on_train;
+
+	/* least squares */
+	LsqOptions	lsq_opts;
+	int			refinement_passes;
+} TrainRun;
+
+/* columns.c */
+extern void ResolveColumns(TrainRun *run, TupleDesc desc, ArrayType *features);
+extern void LayoutDesign(TrainRun *run);
+extern void ApplyProfile(TrainRun *run, PassState *st, bool levels);
+extern char *DesignColumnName(const Model *model, int j);
+extern bool HasCategoricalFeatures(const Model *model);
+
+/* train.c */
+extern PassState *RunPass(TrainRun *run, PassMode mode, bool impute_known);
+extern void NoRowsError(const TrainRun *run, PassState *st);
+
+/* fit_stream.c */
+extern void FitLeastSquares(TrainRun *run);
+extern void FitNaiveBayesStream(TrainRun *run);
+extern void FitPcaStream(TrainRun *run);
+
+/* fit_memory.c */
+extern void FitInMemory(TrainRun *run);
+
+/* report.c */
+extern void MetricNumber(TrainRun *run, const char *key, double v);
+extern void MetricArray(TrainRun *run, const char *key, const double *v, int n);
+extern void RegressionMetrics(TrainRun *run, const MetricAcc *acc);
+
+typedef struct ClassEval ClassEval;
+extern ClassEval *ClassEvalCreate(int nclasses, int64 capacity);
+extern void ClassEvalAdd(ClassEval *ev, int actual, const double *proba, int predicted);
+extern void ClassificationMetrics(TrainRun *run, ClassEval *ev);
+extern char *FeaturesJson(const Model *model);
+
+#endif							/* AIF_TRAIN_INTERNAL_H */
