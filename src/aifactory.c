@@ -17,7 +17,7 @@
 PG_MODULE_MAGIC;
 
 int			aif_blas_threads = 1;
-int			aif_train_memory = -1;
+int			aif_train_memory = 1048576;	/* 1GB */
 int			aif_model_cache_size = 65536;
 
 void		_PG_init(void);
@@ -41,11 +41,17 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	/*
+	 * The default is not maintenance_work_mem (64MB out of the box): a
+	 * training run holds the data an iterative algorithm works on, and
+	 * even the 1M x 20 reference table needs ~350MB.  -1 still means
+	 * maintenance_work_mem.
+	 */
 	DefineCustomIntVariable("aifactory.train_memory",
-							"Memory one training run may hold (test rows, loaded data sets).",
+							"Memory one training run may hold: the loaded data of the iterative algorithms, the kept test rows of the one-pass ones.",
 							"-1 uses maintenance_work_mem.",
 							&aif_train_memory,
-							-1, -1, MAX_KILOBYTES,
+							1048576, -1, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

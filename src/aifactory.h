@@ -9,7 +9,7 @@
 #define AIFACTORY_H
 
 extern int	aif_blas_threads;
-extern int	aif_train_memory;	/* kB; -1 means maintenance_work_mem */
+extern int	aif_train_memory;	/* kB (default 1GB); -1 means maintenance_work_mem */
 extern int	aif_model_cache_size;	/* kB */
 
 /* Bytes that one training run may hold in memory. */

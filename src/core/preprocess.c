@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "core/preprocess.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -149,14 +150,21 @@ InputToString(InputColumn *col, Datum value, int *len)
 				*len = strlen(s);
 				return s;
 			}
+		case CONV_INT2:
+		case CONV_INT4:
+			*len = pg_ltoa(col->conv == CONV_INT2 ? DatumGetInt16(value) : DatumGetInt32(value),
+						   col->numbuf);
+			return col->numbuf;
+		case CONV_INT8:
+			*len = pg_lltoa(DatumGetInt64(value), col->numbuf);
+			return col->numbuf;
 		default:
-			{
-				/* a numeric column used as categorical: its text form */
-				char	   *s = psprintf("%.17g", InputToDouble(col, value));
-
-				*len = strlen(s);
-				return s;
-			}
+			/*
+			 * A number as a label: its shortest exact text, as float8out
+			 * prints it (1 for 1.0, 0.1 for 0.1).
+			 */
+			*len = double_to_shortest_decimal_buf(InputToDouble(col, value), col->numbuf);
+			return col->numbuf;
 	}
 }
 

@@ -34,6 +34,7 @@ typedef struct InputColumn
 	Oid			typid;
 	InputConv	conv;
 	FmgrInfo	outfn;			/* CONV_OUTPUT only */
+	char		numbuf[40];		/* a number's text form (class labels) */
 } InputColumn;
 
 extern bool TypeIsNumericFeature(Oid typid);

@@ -238,8 +238,8 @@ compare_numeric_labels(const void *a, const void *b)
 }
 
 /* The class labels of a classification, in natural order. */
-static void
-apply_classes(TrainRun *run, LevelDict *d)
+void
+ApplyClasses(TrainRun *run, LevelDict *d)
 {
 	Model	   *model = run->model;
 
@@ -300,5 +300,5 @@ ApplyProfile(TrainRun *run, PassState *st, bool levels)
 		}
 	}
 	if (levels && st->target_dict)
-		apply_classes(run, st->target_dict);
+		ApplyClasses(run, st->target_dict);
 }

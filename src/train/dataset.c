@@ -21,15 +21,45 @@ typedef struct RowRef
 	const double *row;			/* design (p), target, hash */
 } RowRef;
 
-static int
-compare_rowref(const void *a, const void *b)
+/*
+ * Sort rows by hash: an LSD radix sort, four passes of 16 bits, stable
+ * (rows with equal hashes keep their order: such rows hold identical
+ * values, so which comes first does not matter).
+ */
+static void
+sort_by_hash(RowRef *refs, int64 n)
 {
-	const RowRef *ra = a;
-	const RowRef *rb = b;
+	RowRef	   *tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RowRef) * Max(n, 1));
+	int64	   *count = palloc(sizeof(int64) * 65536);
+	RowRef	   *src = refs;
+	RowRef	   *dst = tmp;
 
-	if (ra->hash != rb->hash)
-		return ra->hash < rb->hash ? -1 : 1;
-	return 0;
+	for (int pass = 0; pass < 4; pass++)
+	{
+		int			shift = pass * 16;
+		int64		sum = 0;
+		RowRef	   *t;
+
+		CHECK_FOR_INTERRUPTS();
+		memset(count, 0, sizeof(int64) * 65536);
+		for (int64 i = 0; i < n; i++)
+			count[(src[i].hash >> shift) & 0xffff]++;
+		for (int d = 0; d < 65536; d++)
+		{
+			int64		c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (int64 i = 0; i < n; i++)
+			dst[count[(src[i].hash >> shift) & 0xffff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	/* four passes: the sorted rows are back in refs */
+	pfree(tmp);
+	pfree(count);
 }
 
 static int
@@ -171,8 +201,7 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 			refs[k].hash = PassRowHash(row, width);
 			k++;
 		}
-	CHECK_FOR_INTERRUPTS();
-	qsort(refs, n, sizeof(RowRef), compare_rowref);
+	sort_by_hash(refs, n);
 
 	/* the split */
 	is_test = palloc0(sizeof(bool) * Max(n, 1));

@@ -18,7 +18,9 @@
 #include "algorithms/naivebayes.h"
 #include "algorithms/pca.h"
 #include "core/blas.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "train/dataset.h"
 #include "train/train_internal.h"
 
@@ -33,6 +35,65 @@ gather_row(const double *X, int64 n, int p, int64 r, double *buf)
 		buf[j] = X[(Size) j * n + r];
 }
 
+typedef struct LabelHash
+{
+	uint64		hash;
+	int			cls;
+} LabelHash;
+
+static int
+compare_label_hash(const void *a, const void *b)
+{
+	uint64		x = ((const LabelHash *) a)->hash;
+	uint64		y = ((const LabelHash *) b)->hash;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * A load that collected the class labels on the way left each row's
+ * label hash in the target slot: now that the classes are known, put the
+ * class index there instead.
+ */
+static void
+labels_to_classes(TrainRun *run, PassState *st)
+{
+	Model	   *model = run->model;
+	LabelHash  *map;
+	int			K;
+	int			p = model->pre.ndesign;
+
+	ApplyClasses(run, st->target_dict);
+	K = model->nclasses;
+	map = palloc(sizeof(LabelHash) * K);
+	for (int c = 0; c < K; c++)
+	{
+		map[c].hash = hash_bytes_extended((const unsigned char *) model->classes[c],
+										  strlen(model->classes[c]), 0);
+		map[c].cls = c;
+	}
+	qsort(map, K, sizeof(LabelHash), compare_label_hash);
+	for (int c = 1; c < K; c++)
+		if (map[c].hash == map[c - 1].hash)
+			elog(ERROR, "two class labels share a 64-bit hash");
+	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < c->nrows; r++)
+		{
+			double	   *row = c->rows + (Size) r * st->stash_width;
+			LabelHash	key;
+			LabelHash  *hit;
+
+			memcpy(&key.hash, &row[p], sizeof(uint64));
+			hit = bsearch(&key, map, K, sizeof(LabelHash), compare_label_hash);
+			if (hit == NULL)
+				elog(ERROR, "a row's label is not among the classes");
+			row[p] = hit->cls;
+		}
+	}
+}
+
 static Dataset *
 load(TrainRun *run)
 {
@@ -40,7 +101,8 @@ load(TrainRun *run)
 	PassState  *st;
 	Dataset    *ds;
 
-	if (HasCategoricalFeatures(model) || run->task == TASK_CLASSIFICATION)
+	/* categories must be known to encode rows; class labels can wait */
+	if (HasCategoricalFeatures(model))
 	{
 		LayoutDesign(run);
 		st = RunPass(run, PASS_PROFILE, false);
@@ -68,6 +130,8 @@ load(TrainRun *run)
 				 errhint("SET aifactory.train_memory = '%.0fMB', or train on fewer rows or features.",
 						 ceil(mb * 1.1))));
 	}
+	if (st->target_dict)
+		labels_to_classes(run, st);
 	ds = DatasetBuild(st, model, run->test_size, run->hp.impute);
 	if (ds->ntrain == 0)
 		ereport(ERROR,
@@ -418,11 +482,22 @@ void
 FitInMemory(TrainRun *run)
 {
 	Model	   *model = run->model;
-	Dataset    *ds = load(run);
-	double	   *row = palloc(sizeof(double) * Max(ds->p, 1));
+	Dataset    *ds;
+	double	   *row;
 	double	   *center = NULL;
 	double	   *scale = NULL;
-	bool		standardize = run->hp.standardize &&
+	bool		standardize;
+	instr_time	t0;
+	instr_time	t1;
+
+	INSTR_TIME_SET_CURRENT(t0);
+	ds = load(run);
+	row = palloc(sizeof(double) * Max(ds->p, 1));
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "loading the dataset: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
+	INSTR_TIME_SET_CURRENT(t0);
+	standardize = run->hp.standardize &&
 		(run->algorithm == ALGO_ELASTIC_NET || run->algorithm == ALGO_LOGISTIC ||
 		 run->algorithm == ALGO_KMEANS || run->algorithm == ALGO_PCA);
 
@@ -465,4 +540,7 @@ FitInMemory(TrainRun *run)
 			fit_pca(run, ds, row);
 			break;
 	}
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "fitting and evaluating in memory: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
 }

@@ -331,7 +331,9 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 			st->dicts[i] = level_dict_create();
 	if (model->task == TASK_CLASSIFICATION)
 	{
-		if (plan->mode == PASS_PROFILE)
+		/* the labels are collected by a profile, or on the way by a load */
+		if (plan->mode == PASS_PROFILE ||
+			(plan->mode == PASS_LOAD && model->nclasses == 0))
 			st->target_dict = level_dict_create();
 		else
 		{
@@ -517,7 +519,8 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 
 			level_dict_add(st->target_dict, label, len, 1);
 			MemoryContextSwitchTo(old);
-			y = 0;
+			/* a load keeps the label's hash; train() maps it to the class */
+			memcpy(&y, &st->words[0], sizeof(y));
 		}
 		else
 		{

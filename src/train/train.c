@@ -59,6 +59,8 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	Datum		d;
 	volatile int rc = 0;
 	PassState  *volatile st = NULL;
+	instr_time	t0;
+	instr_time	t1;
 
 	memset(&plan, 0, sizeof(plan));
 	plan.mode = mode;
@@ -71,6 +73,7 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	values[0] = PointerGetDatum(PassPlanSerialize(&plan));
 
 	/* no row limit: a limit would keep the executor out of parallel mode */
+	INSTR_TIME_SET_CURRENT(t0);
 	PassHandoffBegin(run->work);
 	PG_TRY();
 	{
@@ -83,6 +86,9 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	PG_END_TRY();
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "training pass failed: SPI error %d", rc);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "training pass %d: %.3f s", mode, INSTR_TIME_GET_DOUBLE(t1));
 	if (st != NULL)
 		return st;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
