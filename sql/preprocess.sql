@@ -31,6 +31,17 @@ SELECT round(aifactory.predict('gaps_median', ARRAY[NULL]::float8[])::numeric, 6
        AS same_as_median;
 SELECT * FROM aifactory.train('gaps_error', 'gaps', 'y', 'linear', '{"impute": "error"}', test_size => 0);
 SELECT * FROM aifactory.train('gaps_bad', 'gaps', 'y', 'linear', '{"impute": "zero"}');
+-- a model trained with impute "error" refuses a NULL at prediction too
+SELECT version FROM aifactory.train('gaps_strict', 'SELECT x, y FROM gaps WHERE x IS NOT NULL', 'y', 'linear',
+                                    '{"impute": "error"}', test_size => 0);
+SELECT aifactory.predict('gaps_strict', ARRAY[NULL]::float8[]);
+SELECT round(aifactory.predict('gaps_strict', ARRAY[3]::float8[])::numeric, 6) AS present;
+-- without an intercept, standardization only scales: no hidden constant term
+CREATE TABLE lin AS SELECT x, 5 + 2 * x AS y FROM (SELECT 10 + g * 0.1 AS x FROM generate_series(1, 100) g) s;
+SELECT version FROM aifactory.train('en_noint', 'lin', 'y', 'elastic_net', '{"alpha": 0.001, "intercept": false}', test_size => 0);
+SELECT aifactory.predict('en_noint', ARRAY[0]::float8[]) AS at_zero,
+       (SELECT count(*) FROM aifactory.coefficients('en_noint')) AS terms;
+DROP TABLE lin;
 -- ridge and elastic net standardize by default (scikit-learn's StandardScaler semantics)
 SELECT aifactory.model_info('lasso')->'hyperparams'->'standardize' AS standardize;
 -- unknown and ill-typed hyperparameters are errors

@@ -205,6 +205,16 @@ LevelIndex(const FeatureSpec *f, const char *s, int len)
 	return -1;
 }
 
+/* A model trained with impute = error has no value for a missing feature. */
+void
+NullFeatureError(const FeatureSpec *f)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("feature \"%s\" is NULL", f->name),
+			 errhint("The model was trained with impute \"error\", so it has no value for a missing feature.")));
+}
+
 void
 CheckFinite(double v, const char *what)
 {
@@ -225,7 +235,11 @@ EncodeFeature(const FeatureSpec *f, InputColumn *col, Datum value,
 	if (f->kind == FEATURE_NUMERIC)
 	{
 		if (isnull)
+		{
+			if (unlikely(isnan(f->impute)))
+				NullFeatureError(f);
 			*out = f->impute;
+		}
 		else
 		{
 			double		v = InputToDouble(col, value);

@@ -69,5 +69,6 @@ extern void EncodeCategorical(const FeatureSpec *f, bool isnull,
 							  const char *s, int len, double *design);
 
 extern void CheckFinite(double v, const char *what);
+extern void NullFeatureError(const FeatureSpec *f);
 
 #endif							/* AIF_PREPROCESS_H */

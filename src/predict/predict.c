@@ -200,7 +200,11 @@ design_from_array(PredictCache *pc, ArrayType *arr)
 			if (bitmap[i / 8] & (1 << (i % 8)))
 				d[i] = x[k++];
 			else
+			{
+				if (unlikely(isnan(model->pre.features[i].impute)))
+					NullFeatureError(&model->pre.features[i]);
 				d[i] = model->pre.features[i].impute;
+			}
 		}
 		x = d;
 	}

@@ -159,7 +159,13 @@ impute(Dataset *ds, Model *model, ImputeStrategy strategy)
 					 errmsg("feature \"%s\" is NULL in every training row", f->name),
 					 errhint("Leave it out with features => ARRAY[...].")));
 		CHECK_FOR_INTERRUPTS();
-		f->impute = impute_value(buf, n, strategy == IMPUTE_ERROR ? IMPUTE_MEAN : strategy);
+		if (strategy == IMPUTE_ERROR)
+		{
+			/* NaN: prediction refuses a NULL too */
+			f->impute = NAN;
+			continue;
+		}
+		f->impute = impute_value(buf, n, strategy);
 		if (missing == 0)
 			continue;
 		for (int64 r = 0; r < ds->ntrain; r++)
@@ -294,7 +300,7 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 }
 
 void
-DatasetStandardize(Dataset *ds, double *center, double *scale)
+DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *scale)
 {
 	int			p = ds->p;
 
@@ -313,10 +319,11 @@ DatasetStandardize(Dataset *ds, double *center, double *scale)
 			mean += d / (r + 1);
 			m2 += d * (tr[r] - mean);
 		}
-		center[j] = mean;
+		center[j] = center_columns ? mean : 0.0;
 		scale[j] = ds->ntrain > 0 ? sqrt(m2 / ds->ntrain) : 0;
 		if (!(scale[j] > 0) || !isfinite(scale[j]))
 			scale[j] = 1.0;
+		mean = center[j];
 		for (int64 r = 0; r < ds->ntrain; r++)
 			tr[r] = (tr[r] - mean) / scale[j];
 		for (int64 r = 0; r < ds->ntest; r++)

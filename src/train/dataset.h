@@ -39,9 +39,12 @@ extern Dataset *DatasetBuild(PassState *st, Model *model, double test_size,
 /*
  * Standardize every column by the training rows' mean and population
  * standard deviation (a constant column keeps scale 1), in place; the
- * factors are returned in center and scale (p each).
+ * factors are returned in center and scale (p each).  Without
+ * center_columns only the scale changes (center 0): a model fitted without
+ * an intercept then has none on the original scale either.
  */
-extern void DatasetStandardize(Dataset *ds, double *center, double *scale);
+extern void DatasetStandardize(Dataset *ds, bool center_columns, double *center,
+							   double *scale);
 
 /* Bytes PASS_LOAD may keep: the matrices need as much again. */
 extern Size DatasetLoadBudget(void);

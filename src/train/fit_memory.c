@@ -506,7 +506,10 @@ FitInMemory(TrainRun *run)
 	{
 		center = palloc(sizeof(double) * Max(ds->p, 1));
 		scale = palloc(sizeof(double) * Max(ds->p, 1));
-		DatasetStandardize(ds, center, scale);
+		/* linear models without an intercept: scale, but do not center */
+		DatasetStandardize(ds, run->hp.intercept ||
+						   run->algorithm == ALGO_KMEANS || run->algorithm == ALGO_PCA,
+						   center, scale);
 		if (run->algorithm == ALGO_KMEANS || run->algorithm == ALGO_PCA)
 		{
 			/* these keep their parameters on the standardized scale */

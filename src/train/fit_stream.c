@@ -289,8 +289,10 @@ FitNaiveBayesStream(TrainRun *run)
 	if (st->stash_overflow)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the test rows need more memory than aifactory.train_memory allows"),
-				 errhint("Raise aifactory.train_memory, or lower test_size.")));
+				 errmsg("the rows kept for the metrics need more memory than aifactory.train_memory allows"),
+				 errhint("Raise aifactory.train_memory%s.",
+						 run->test_size > 0 ? ", or lower test_size" :
+						 " (with test_size 0 every row is kept to measure the model)")));
 	/* nothing held out (test_size 0): the kept rows are the training rows */
 	run->evaluated_on_train = st->rows_test == 0;
 	ev = ClassEvalCreate(K, st->stash_rows);

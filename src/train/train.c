@@ -34,6 +34,7 @@
 #include "train/dataset.h"
 #include "train/train_internal.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -61,19 +62,33 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	PassState  *volatile st = NULL;
 	instr_time	t0;
 	instr_time	t1;
+	volatile int guc_level = 0;
 
 	memset(&plan, 0, sizeof(plan));
 	plan.mode = mode;
 	plan.seed = (uint64) (uint32) run->seed * UINT64CONST(0x9E3779B97F4A7C15);
 	plan.test_size = run->test_size;
 	plan.impute_known = impute_known;
-	plan.stash_limit = Min((int64) (mode == PASS_LOAD ? DatasetLoadBudget() : AifTrainMemoryBytes()),
-						   STASH_HARD_LIMIT);
+	/*
+	 * Kept rows travel from parallel workers as one bytea, which caps them
+	 * below 1GB; a load keeps every row, and gains nothing from workers
+	 * that must ship all of them to the leader, so it runs in the leader
+	 * alone and only the budget bounds it.
+	 */
+	plan.stash_limit = mode == PASS_LOAD ? (int64) DatasetLoadBudget() :
+		Min((int64) AifTrainMemoryBytes(), STASH_HARD_LIMIT);
 	plan.model = run->model;
 	values[0] = PointerGetDatum(PassPlanSerialize(&plan));
 
 	/* no row limit: a limit would keep the executor out of parallel mode */
 	INSTR_TIME_SET_CURRENT(t0);
+	if (mode == PASS_LOAD)
+	{
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("max_parallel_workers_per_gather", "0",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	PassHandoffBegin(run->work);
 	PG_TRY();
 	{
@@ -84,6 +99,8 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 		st = PassHandoffEnd();
 	}
 	PG_END_TRY();
+	if (guc_level > 0)
+		AtEOXact_GUC(true, guc_level);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "training pass failed: SPI error %d", rc);
 	INSTR_TIME_SET_CURRENT(t1);
