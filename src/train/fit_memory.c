@@ -378,13 +378,10 @@ fit_naive_bayes(TrainRun *run, Dataset *ds, double *row)
 static void
 fit_least_squares(TrainRun *run, Dataset *ds, double *row)
 {
-	Model	   *model = run->model;
 	int			p = ds->p;
 	LsqState   *lsq = LsqCreate(p + 2);
-	LsqOptions	opts;
 	LsqFit		fit;
 	double	   *arow = palloc(sizeof(double) * (p + 2));
-	double	   *scale = NULL;
 
 	arow[0] = 1.0;
 	for (int64 r = 0; r < ds->ntrain; r++)
@@ -393,46 +390,7 @@ fit_least_squares(TrainRun *run, Dataset *ds, double *row)
 		arow[p + 1] = ds->ytrain[r];
 		LsqAddRow(lsq, arow);
 	}
-	LsqFlush(lsq);
-	if (run->algorithm == ALGO_RIDGE && run->hp.standardize)
-	{
-		scale = palloc(sizeof(double) * Max(p, 1));
-		for (int j = 0; j < p; j++)
-		{
-			double		sd = LsqColumnStd(lsq, j + 1);
-
-			scale[j] = (sd > 0 && isfinite(sd)) ? sd : 1.0;
-		}
-	}
-	memset(&opts, 0, sizeof(opts));
-	opts.intercept = run->hp.intercept;
-	opts.alpha = run->algorithm == ALGO_RIDGE ? run->hp.alpha : 0.0;
-	opts.penalty_scale = scale;
-	opts.want_stderr = run->algorithm == ALGO_LINEAR;
-	if (run->algorithm == ALGO_LINEAR && lsq->nrows < p + (run->hp.intercept ? 1 : 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("least squares needs at least %d training rows, but has %lld",
-						p + (run->hp.intercept ? 1 : 0), (long long) lsq->nrows),
-				 errhint("Use more data, fewer features, or algorithm 'ridge'.")));
-	LsqSolve(lsq, &opts, &fit);
-	if (fit.rank_deficient_col >= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("the design is singular: \"%s\" is a linear combination of the other features%s",
-						DesignColumnName(model, fit.rank_deficient_col),
-						run->hp.intercept ? " and the intercept" : ""),
-				 errhint("Leave the column out with features => ARRAY[...], or use algorithm 'ridge'.")));
-	model->fit_intercept = run->hp.intercept;
-	set_linear(model, 1, fit.beta, &fit.intercept);
-	if (run->algorithm == ALGO_LINEAR && fit.se != NULL)
-	{
-		model->has_stats = true;
-		model->df_resid = fit.df_resid;
-		model->intercept_se = fit.intercept_se;
-		model->coef_se = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(p, 1));
-		memcpy(model->coef_se, fit.se, sizeof(double) * p);
-	}
+	SolveLeastSquares(run, lsq, &fit);
 	regression_metrics(run, ds, row);
 	MetricNumber(run, "train_r2", fit.r2);
 }

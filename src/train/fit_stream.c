@@ -74,8 +74,13 @@ stream_passes(TrainRun *run, PassMode mode)
 
 /* ---- least squares ---- */
 
-static void
-fit_linear(TrainRun *run, PassState *st, LsqFit *fit)
+/*
+ * Solve least squares (linear or ridge) from a streaming QR state of the
+ * training rows, and store the fit in the model.  Shared with the
+ * in-memory path, which feeds the state from loaded rows.
+ */
+void
+SolveLeastSquares(TrainRun *run, LsqState *lsq, LsqFit *fit)
 {
 	Model	   *model = run->model;
 	LsqOptions	opts;
@@ -83,20 +88,20 @@ fit_linear(TrainRun *run, PassState *st, LsqFit *fit)
 	int			params = k + (run->hp.intercept ? 1 : 0);
 	double	   *scale = NULL;
 
-	if (run->algorithm == ALGO_LINEAR && st->lsq->nrows < params)
+	if (run->algorithm == ALGO_LINEAR && lsq->nrows < params)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("least squares needs at least %d training rows for %d coefficients, but has %lld",
-						params, params, (long long) st->lsq->nrows),
+						params, params, (long long) lsq->nrows),
 				 errhint("Use more data, fewer features, or algorithm 'ridge'.")));
 
-	LsqFlush(st->lsq);
+	LsqFlush(lsq);
 	if (run->algorithm == ALGO_RIDGE && run->hp.standardize)
 	{
 		scale = palloc(sizeof(double) * Max(k, 1));
 		for (int j = 0; j < k; j++)
 		{
-			double		sd = LsqColumnStd(st->lsq, j + 1);
+			double		sd = LsqColumnStd(lsq, j + 1);
 
 			scale[j] = (sd > 0 && isfinite(sd)) ? sd : 1.0;
 		}
@@ -107,7 +112,7 @@ fit_linear(TrainRun *run, PassState *st, LsqFit *fit)
 	opts.penalty_scale = scale;
 	opts.want_stderr = run->algorithm == ALGO_LINEAR;
 	memset(fit, 0, sizeof(*fit));
-	LsqSolve(st->lsq, &opts, fit);
+	LsqSolve(lsq, &opts, fit);
 	run->lsq_opts = opts;
 
 	if (fit->rank_deficient_col >= 0)
@@ -248,7 +253,7 @@ FitLeastSquares(TrainRun *run)
 	PassState  *st = stream_passes(run, PASS_LSQ);
 	LsqFit		fit;
 
-	fit_linear(run, st, &fit);
+	SolveLeastSquares(run, st->lsq, &fit);
 	if (run->algorithm == ALGO_LINEAR)
 	{
 		refine_linear(run, st->lsq);

@@ -67,6 +67,7 @@ extern void NoRowsError(const TrainRun *run, PassState *st);
 
 /* fit_stream.c */
 extern void FitLeastSquares(TrainRun *run);
+extern void SolveLeastSquares(TrainRun *run, LsqState *lsq, LsqFit *fit);
 extern void FitNaiveBayesStream(TrainRun *run);
 extern void FitPcaStream(TrainRun *run);
 
