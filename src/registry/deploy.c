@@ -65,6 +65,20 @@ deploy_model(FunctionCallInfo fcinfo, ProjectInfo *project, int64 model_id,
 	return result;
 }
 
+/*
+ * Connect SPI, find the project, check that the caller may change it, and
+ * lock it: concurrent deploys, rollbacks and drops of one project then
+ * happen one after the other, each reading the registry afresh.
+ */
+static void
+open_for_change(const char *name, const char *action, ProjectInfo *project)
+{
+	SPI_connect();
+	RegistryGetProject(name, project);
+	RegistryCheckOwner(project, action);
+	RegistryLockProject(project);
+}
+
 Datum
 aifactory_deploy_version(PG_FUNCTION_ARGS)
 {
@@ -73,10 +87,7 @@ aifactory_deploy_version(PG_FUNCTION_ARGS)
 	ProjectInfo project;
 	ModelRow	row;
 
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryCheckOwner(&project, "deploy");
-	RegistryLockProject(&project);
+	open_for_change(name, "deploy", &project);
 	if (version <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -175,10 +186,7 @@ aifactory_deploy_strategy(PG_FUNCTION_ARGS)
 	ProjectInfo project;
 	int64		model_id;
 
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryCheckOwner(&project, "deploy");
-	RegistryLockProject(&project);
+	open_for_change(name, "deploy", &project);
 
 	if (strcmp(strategy, "rollback") == 0)
 		return do_rollback(fcinfo, &project);
@@ -226,10 +234,7 @@ aifactory_rollback(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ProjectInfo project;
 
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryCheckOwner(&project, "roll back");
-	RegistryLockProject(&project);
+	open_for_change(name, "roll back", &project);
 	return do_rollback(fcinfo, &project);
 }
 
@@ -246,10 +251,7 @@ aifactory_drop_model(PG_FUNCTION_ARGS)
 	ProjectInfo project;
 	ModelRow	row;
 
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryCheckOwner(&project, "drop models");
-	RegistryLockProject(&project);
+	open_for_change(name, "drop models", &project);
 	RegistryGetModel(&project, version, false, &row);
 	if (strcmp(row.status, "dropped") == 0)
 		ereport(ERROR,
