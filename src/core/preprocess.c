@@ -163,8 +163,14 @@ InputToString(InputColumn *col, Datum value, int *len)
 			 * A number as a label: its shortest exact text, as float8out
 			 * prints it (1 for 1.0, 0.1 for 0.1).
 			 */
-			*len = double_to_shortest_decimal_buf(InputToDouble(col, value), col->numbuf);
-			return col->numbuf;
+			{
+				double		v = InputToDouble(col, value);
+
+				if (v == 0.0)
+					v = 0.0;	/* -0 and 0 are one label, as they are equal */
+				*len = double_to_shortest_decimal_buf(v, col->numbuf);
+				return col->numbuf;
+			}
 	}
 }
 

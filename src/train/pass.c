@@ -510,7 +510,20 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	if (model->task == TASK_CLASSIFICATION)
 	{
 		int			len;
-		const char *label = InputToString(&st->cols[0], PG_GETARG_DATUM(2), &len);
+		const char *label;
+
+		if (TypeIsNumericFeature(st->cols[0].typid))
+		{
+			double		v = InputToDouble(&st->cols[0], PG_GETARG_DATUM(2));
+
+			if (unlikely(isnan(v) || isinf(v)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("target column \"%s\" contains %s", model->target,
+								isnan(v) ? "NaN" : "Infinity"),
+						 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
+		}
+		label = InputToString(&st->cols[0], PG_GETARG_DATUM(2), &len);
 
 		st->words[0] = hash_bytes_extended((const unsigned char *) label, len, 0);
 		if (st->target_dict)
