@@ -15,53 +15,6 @@
 #include "train/dataset.h"
 #include "utils/memutils.h"
 
-typedef struct RowRef
-{
-	uint64		hash;
-	const double *row;			/* design (p), target, hash */
-} RowRef;
-
-/*
- * Sort rows by hash: an LSD radix sort, four passes of 16 bits, stable
- * (rows with equal hashes keep their order: such rows hold identical
- * values, so which comes first does not matter).
- */
-static void
-sort_by_hash(RowRef *refs, int64 n)
-{
-	RowRef	   *tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RowRef) * Max(n, 1));
-	int64	   *count = palloc(sizeof(int64) * 65536);
-	RowRef	   *src = refs;
-	RowRef	   *dst = tmp;
-
-	for (int pass = 0; pass < 4; pass++)
-	{
-		int			shift = pass * 16;
-		int64		sum = 0;
-		RowRef	   *t;
-
-		CHECK_FOR_INTERRUPTS();
-		memset(count, 0, sizeof(int64) * 65536);
-		for (int64 i = 0; i < n; i++)
-			count[(src[i].hash >> shift) & 0xffff]++;
-		for (int d = 0; d < 65536; d++)
-		{
-			int64		c = count[d];
-
-			count[d] = sum;
-			sum += c;
-		}
-		for (int64 i = 0; i < n; i++)
-			dst[count[(src[i].hash >> shift) & 0xffff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-	}
-	/* four passes: the sorted rows are back in refs */
-	pfree(tmp);
-	pfree(count);
-}
-
 static int
 compare_double(const void *a, const void *b)
 {
@@ -179,16 +132,98 @@ impute(Dataset *ds, Model *model, ImputeStrategy strategy)
 		pfree(buf);
 }
 
+/* The k-th smallest (0-based) of n values, by quickselect; v is reordered. */
+static uint64
+kth_smallest(uint64 *v, int64 n, int64 k)
+{
+	int64		lo = 0;
+	int64		hi = n - 1;
+
+	while (lo < hi)
+	{
+		uint64		pivot = v[lo + (hi - lo) / 2];
+		int64		i = lo;
+		int64		j = hi;
+
+		while (i <= j)
+		{
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j)
+			{
+				uint64		t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/*
+ * The stash keeps its newest chunk first: the rows in the order the scan
+ * delivered them come from the list reversed.
+ */
+static StashChunk **
+chunks_in_scan_order(PassState *st, int *nchunks)
+{
+	int			n = 0;
+	StashChunk **list;
+
+	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+		n++;
+	list = palloc(sizeof(StashChunk *) * Max(n, 1));
+	*nchunks = n;
+	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+		list[--n] = c;
+	return list;
+}
+
+/* Is this row a test row?  ties[] counts down the ties admitted at a class's threshold. */
+static inline bool
+row_is_test(const double *row, int p, int width, double test_size,
+			const uint64 *threshold, int64 *ties, bool consume)
+{
+	uint64		h = PassRowHash(row, width);
+
+	if (threshold)
+	{
+		int			c = (int) row[p];
+
+		if (h < threshold[c])
+			return true;
+		if (h == threshold[c] && ties[c] > 0)
+		{
+			if (consume)
+				ties[c]--;
+			return true;
+		}
+		return false;
+	}
+	return test_size > 0 && PassHashFraction(h) < test_size;
+}
+
 Dataset *
 DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strategy)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	int			p = model->pre.ndesign;
 	int			width = st->stash_width;
-	int64		n = st->stash_rows;
-	RowRef	   *refs;
-	bool	   *is_test;
-	int64		k = 0;
+	int			nchunks;
+	StashChunk **chunks = chunks_in_scan_order(st, &nchunks);
+	uint64	   *threshold = NULL;
+	int64	   *ties = NULL;
 	int64		itr = 0;
 	int64		ite = 0;
 
@@ -196,102 +231,112 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 		elog(ERROR, "loaded rows have width %d, expected %d", width, p + 2);
 	ds->p = p;
 
-	/* canonical order: by the rows' split hash, whatever the scan order */
-	refs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(RowRef) * Max(n, 1));
-	for (StashChunk *c = st->stash; c != NULL; c = c->next)
-		for (int r = 0; r < c->nrows; r++)
-		{
-			const double *row = c->rows + (Size) r * width;
-
-			refs[k].row = row;
-			refs[k].hash = PassRowHash(row, width);
-			k++;
-		}
-	sort_by_hash(refs, n);
-
-	/* the split */
-	is_test = palloc0(sizeof(bool) * Max(n, 1));
+	/*
+	 * The split.  A row's split hash is a seeded random number: a
+	 * regression holds out the rows whose hash falls below test_size (as
+	 * the one-pass scans do); a classifier holds out, in each class, the
+	 * round(test_size * n_c) rows with the smallest hashes (leaving each
+	 * class at least one training row): an exactly stratified split.
+	 */
 	if (test_size > 0 && model->task == TASK_CLASSIFICATION)
 	{
-		/*
-		 * Stratified: in each class, the rows with the smallest hashes are
-		 * its round(test_size * n_c) test rows (leaving it one training
-		 * row).  The hash order makes this a seeded random choice.
-		 */
 		int			K = model->nclasses;
 		int64	   *count = palloc0(sizeof(int64) * K);
-		int64	   *quota = palloc0(sizeof(int64) * K);
+		uint64	  **hashes = palloc0(sizeof(uint64 *) * K);
+		int64	   *fill = palloc0(sizeof(int64) * K);
 
-		for (int64 i = 0; i < n; i++)
-			count[(int) refs[i].row[p]]++;
+		for (int i = 0; i < nchunks; i++)
+			for (int r = 0; r < chunks[i]->nrows; r++)
+				count[(int) chunks[i]->rows[(Size) r * width + p]]++;
 		for (int c = 0; c < K; c++)
-			quota[c] = Min((int64) floor(test_size * count[c] + 0.5), Max(count[c] - 1, 0));
-		for (int64 i = 0; i < n; i++)
-		{
-			int			c = (int) refs[i].row[p];
-
-			if (quota[c] > 0)
+			hashes[c] = MemoryContextAllocHuge(CurrentMemoryContext,
+											   sizeof(uint64) * Max(count[c], 1));
+		for (int i = 0; i < nchunks; i++)
+			for (int r = 0; r < chunks[i]->nrows; r++)
 			{
-				is_test[i] = true;
-				quota[c]--;
+				const double *row = chunks[i]->rows + (Size) r * width;
+				int			c = (int) row[p];
+
+				hashes[c][fill[c]++] = PassRowHash(row, width);
 			}
+		threshold = palloc0(sizeof(uint64) * K);
+		ties = palloc0(sizeof(int64) * K);
+		for (int c = 0; c < K; c++)
+		{
+			int64		quota = Min((int64) floor(test_size * count[c] + 0.5),
+									Max(count[c] - 1, 0));
+			int64		below = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			if (quota > 0)
+			{
+				/* the quota-th smallest hash: rows below it, enough at it */
+				threshold[c] = kth_smallest(hashes[c], count[c], quota - 1);
+				for (int64 i = 0; i < count[c]; i++)
+					if (hashes[c][i] < threshold[c])
+						below++;
+				ties[c] = quota - below;
+			}
+			pfree(hashes[c]);
 		}
 	}
-	else if (test_size > 0)
-	{
-		for (int64 i = 0; i < n; i++)
-			is_test[i] = PassHashFraction(refs[i].hash) < test_size;
-	}
-	for (int64 i = 0; i < n; i++)
-	{
-		if (is_test[i])
-			ds->ntest++;
-		else
-			ds->ntrain++;
-	}
 
-	/* column-major matrices */
+	/* count, then fill column-major matrices in scan order */
+	{
+		int64	   *ties_copy = NULL;
+
+		if (ties)
+		{
+			ties_copy = palloc(sizeof(int64) * model->nclasses);
+			memcpy(ties_copy, ties, sizeof(int64) * model->nclasses);
+		}
+		for (int i = 0; i < nchunks; i++)
+			for (int r = 0; r < chunks[i]->nrows; r++)
+			{
+				if (row_is_test(chunks[i]->rows + (Size) r * width, p, width, test_size,
+								threshold, ties_copy, true))
+					ds->ntest++;
+				else
+					ds->ntrain++;
+			}
+	}
 	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
 	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
 	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
 	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
-	for (int64 i = 0; i < n; i++)
+	for (int i = 0; i < nchunks; i++)
 	{
-		const double *row = refs[i].row;
-		double	   *X;
-		int64		nr;
-		int64		r;
-
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (is_test[i])
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < chunks[i]->nrows; r++)
 		{
-			X = ds->Xtest;
-			nr = ds->ntest;
-			r = ite++;
-			ds->ytest[r] = row[p];
-		}
-		else
-		{
-			X = ds->Xtrain;
-			nr = ds->ntrain;
-			r = itr++;
-			ds->ytrain[r] = row[p];
-		}
-		for (int j = 0; j < p; j++)
-			X[(Size) j * nr + r] = row[j];
-	}
-	pfree(refs);
-	pfree(is_test);
+			const double *row = chunks[i]->rows + (Size) r * width;
+			double	   *X;
+			int64		nr;
+			int64		at;
 
-	/* the loaded rows are no longer needed */
-	for (StashChunk *c = st->stash; c != NULL;)
-	{
-		StashChunk *next = c->next;
-
-		pfree(c);
-		c = next;
+			if (row_is_test(row, p, width, test_size, threshold, ties, true))
+			{
+				X = ds->Xtest;
+				nr = ds->ntest;
+				at = ite++;
+				ds->ytest[at] = row[p];
+			}
+			else
+			{
+				X = ds->Xtrain;
+				nr = ds->ntrain;
+				at = itr++;
+				ds->ytrain[at] = row[p];
+			}
+			for (int j = 0; j < p; j++)
+				X[(Size) j * nr + at] = row[j];
+		}
+		/* this chunk is copied: give its memory back as we go */
+		pfree(chunks[i]);
 	}
+	if (itr != ds->ntrain || ite != ds->ntest)
+		elog(ERROR, "dataset split counted %lld and %lld rows but placed %lld and %lld",
+			 (long long) ds->ntrain, (long long) ds->ntest, (long long) itr, (long long) ite);
 	st->stash = NULL;
 	st->stash_rows = 0;
 
@@ -308,26 +353,32 @@ DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *sca
 	{
 		double	   *tr = ds->Xtrain + (Size) j * ds->ntrain;
 		double	   *te = ds->Xtest + (Size) j * ds->ntest;
-		double		mean = 0;
-		double		m2 = 0;
+		double		sum = 0;
+		double		ss = 0;
+		double		mean;
+		double		c;
+		double		inv;
 
-		/* Welford: one pass, no cancellation */
+		/* two passes: the mean, then squared deviations from it */
+		for (int64 r = 0; r < ds->ntrain; r++)
+			sum += tr[r];
+		mean = ds->ntrain > 0 ? sum / ds->ntrain : 0;
 		for (int64 r = 0; r < ds->ntrain; r++)
 		{
 			double		d = tr[r] - mean;
 
-			mean += d / (r + 1);
-			m2 += d * (tr[r] - mean);
+			ss += d * d;
 		}
 		center[j] = center_columns ? mean : 0.0;
-		scale[j] = ds->ntrain > 0 ? sqrt(m2 / ds->ntrain) : 0;
+		scale[j] = ds->ntrain > 0 ? sqrt(ss / ds->ntrain) : 0;
 		if (!(scale[j] > 0) || !isfinite(scale[j]))
 			scale[j] = 1.0;
-		mean = center[j];
+		c = center[j];
+		inv = 1.0 / scale[j];
 		for (int64 r = 0; r < ds->ntrain; r++)
-			tr[r] = (tr[r] - mean) / scale[j];
+			tr[r] = (tr[r] - c) * inv;
 		for (int64 r = 0; r < ds->ntest; r++)
-			te[r] = (te[r] - mean) / scale[j];
+			te[r] = (te[r] - c) * inv;
 		CHECK_FOR_INTERRUPTS();
 	}
 }

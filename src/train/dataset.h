@@ -26,9 +26,10 @@ typedef struct Dataset
 } Dataset;
 
 /*
- * Build the dataset from a PASS_LOAD state: rows in a canonical order (by
- * their split hash, so that parallel scans give the same result), split
- * into training and test rows (stratified by class for classification),
+ * Build the dataset from a PASS_LOAD state: rows in the order of the scan
+ * (which runs alone and without synchronized scans, so the same data gives
+ * the same order), split into training and test rows by their split hash
+ * (stratified by class for classification),
  * missing numeric values imputed by `impute` from the training rows (the
  * values chosen are stored in the model's features).  The state's rows are
  * released.

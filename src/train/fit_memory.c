@@ -149,19 +149,21 @@ load(TrainRun *run)
  * then needs no scaling at prediction.
  */
 static void
-unstandardize(double *coef, double *intercept, int nsets, int p,
-			  const double *center, const double *scale)
+unstandardize_model(Model *model, const double *center, const double *scale)
 {
-	for (int k = 0; k < nsets; k++)
+	int			p = model->pre.ndesign;
+
+	for (int k = 0; k < model->nsets; k++)
 	{
-		double	   *w = coef + (Size) k * p;
+		double	   *w = model->coef + (Size) k * p;
 
 		for (int j = 0; j < p; j++)
 		{
 			w[j] /= scale[j];
-			intercept[k] -= w[j] * center[j];
+			model->intercepts[k] -= w[j] * center[j];
 		}
 	}
+	model->intercept = model->intercepts[0];
 }
 
 /* Regression metrics of the model on the test rows (or training rows). */
@@ -237,8 +239,6 @@ fit_elastic_net(TrainRun *run, Dataset *ds, double *center, double *scale, doubl
 	opts.tol = run->hp.tol;
 	opts.fit_intercept = run->hp.intercept;
 	ElasticNetFitDense(ds->Xtrain, ds->ytrain, ds->ntrain, ds->p, &opts, &fit);
-	if (center)
-		unstandardize(fit.coef, &fit.intercept, 1, ds->p, center, scale);
 	run->model->fit_intercept = run->hp.intercept;
 	set_linear(run->model, 1, fit.coef, &fit.intercept);
 	if (!fit.converged)
@@ -246,16 +246,10 @@ fit_elastic_net(TrainRun *run, Dataset *ds, double *center, double *scale, doubl
 				(errmsg("elastic net did not converge in %d iterations (duality gap %g)",
 						fit.n_iter, fit.dual_gap),
 				 errhint("Raise max_iter or tol, or standardize the features.")));
-	/* test rows on the original scale again, for the original-scale model */
-	if (center)
-		for (int j = 0; j < ds->p; j++)
-			for (int64 r = 0; r < ds->ntest; r++)
-				ds->Xtest[(Size) j * ds->ntest + r] = ds->Xtest[(Size) j * ds->ntest + r] * scale[j] + center[j];
-	if (center && ds->ntest == 0)
-		for (int j = 0; j < ds->p; j++)
-			for (int64 r = 0; r < ds->ntrain; r++)
-				ds->Xtrain[(Size) j * ds->ntrain + r] = ds->Xtrain[(Size) j * ds->ntrain + r] * scale[j] + center[j];
+	/* measured on the standardized rows, then stored on the original scale */
 	regression_metrics(run, ds, row);
+	if (center)
+		unstandardize_model(run->model, center, scale);
 	MetricNumber(run, "n_iter", fit.n_iter);
 	MetricNumber(run, "converged", fit.converged ? 1 : 0);
 	{
@@ -285,24 +279,16 @@ fit_logistic(TrainRun *run, Dataset *ds, double *center, double *scale, double *
 	opts.tol = run->hp.tol;
 	LogisticFit(ds->Xtrain, ds->ntrain, ds->p, y, model->nclasses, &opts, &lm);
 	pfree(y);
-	if (center)
-		unstandardize(lm.coef, lm.intercept, lm.nsets, ds->p, center, scale);
 	model->fit_intercept = run->hp.intercept;
 	set_linear(model, lm.nsets, lm.coef, lm.intercept);
 	if (!lm.converged)
 		ereport(NOTICE,
 				(errmsg("logistic regression did not converge in %d iterations", lm.n_iter),
 				 errhint("Raise max_iter, or standardize the features.")));
-	if (center)
-	{
-		double	   *X = ds->ntest > 0 ? ds->Xtest : ds->Xtrain;
-		int64		n = ds->ntest > 0 ? ds->ntest : ds->ntrain;
-
-		for (int j = 0; j < ds->p; j++)
-			for (int64 r = 0; r < n; r++)
-				X[(Size) j * n + r] = X[(Size) j * n + r] * scale[j] + center[j];
-	}
+	/* measured on the standardized rows, then stored on the original scale */
 	classification_metrics(run, ds, row);
+	if (center)
+		unstandardize_model(model, center, scale);
 	MetricNumber(run, "n_iter", lm.n_iter);
 	MetricNumber(run, "converged", lm.converged ? 1 : 0);
 }

@@ -88,6 +88,10 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 		(void) set_config_option("max_parallel_workers_per_gather", "0",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+		/* a scan that starts where another is would change the row order */
+		(void) set_config_option("synchronize_seqscans", "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	}
 	PassHandoffBegin(run->work);
 	PG_TRY();
