@@ -233,6 +233,9 @@ aif_cluster_start() {
 		if [ -f "$data/startup.log" ]; then
 			: >"$data/startup.log"
 		fi
+		if [ -f "$(aif_cluster_log "$data")" ]; then
+			: >"$(aif_cluster_log "$data")"
+		fi
 		aif_say "Starting the server on 127.0.0.1:$port (data $data)"
 		if aif_as_server "$AIF_PGBIN/pg_ctl" -D "$data" -l "$data/startup.log" -w -t 120 \
 			start >/dev/null; then
@@ -244,8 +247,10 @@ aif_cluster_start() {
 			aif_cluster_log_tail "$data"
 			return 1
 		fi
-		# Lost a race for the port: try the next one.
-		if grep -qs -e 'could not bind' -e 'Address already in use' "$data/startup.log"; then
+		# Lost a race for the port: try the next one.  With logging_collector on, the
+		# postmaster's complaint lands in the server log rather than startup.log.
+		if grep -qs -e 'could not bind' -e 'Address already in use' \
+			"$data/startup.log" "$(aif_cluster_log "$data")"; then
 			aif_warn "port $port was taken meanwhile; trying another"
 			port=$((port + 1))
 			continue
