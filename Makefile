@@ -7,6 +7,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 OBJS = \
 	src/aifactory.o \
 	src/algorithms/distributions.o \
+	src/algorithms/abserr.o \
 	src/algorithms/classmetrics.o \
 	src/algorithms/elasticnet.o \
 	src/algorithms/kmeans.o \

@@ -209,6 +209,53 @@ refine_linear(TrainRun *run, LsqState *lsq)
 }
 
 /*
+ * Test metrics from the scan's error sums (algorithms/abserr.h) plus the
+ * test rows it kept: exact, unless some pilot cannot be shown close enough
+ * to the final fit -- then false, and the caller scans once more.
+ */
+static bool
+sums_test_metrics(TrainRun *run, PassState *st, MetricAcc *acc)
+{
+	Model	   *model = run->model;
+	int			k = model->pre.ndesign;
+	double	   *b = palloc(sizeof(double) * (k + 1));
+	double		sse;
+	double		sae;
+	int64		summed;
+	int64		kept = 0;
+
+	b[0] = model->fit_intercept ? model->intercept : 0;
+	memcpy(b + 1, model->coef, sizeof(double) * k);
+	if (!AbsErrFinish(st->abserr, b, &sse, &sae, &summed))
+	{
+		elog(DEBUG1, "test error sums: a pilot is too far from the fit; scanning again");
+		return false;
+	}
+	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < c->nrows; r++)
+		{
+			double	   *row = c->rows + (Size) r * st->stash_width;
+			double		err = row[st->stash_width - 1] - ModelPredictDesign(model, row);
+
+			sse += err * err;
+			sae += fabs(err);
+			kept++;
+		}
+	}
+	if (summed + kept != st->acc.n)
+		elog(ERROR, "test rows: %lld summed and %lld kept, but %lld seen",
+			 (long long) summed, (long long) kept, (long long) st->acc.n);
+	elog(DEBUG1, "test errors from %lld summed and %lld kept rows", (long long) summed,
+		 (long long) kept);
+	*acc = st->acc;				/* count, mean and variance of the target */
+	acc->sse = sse;
+	acc->sae = sae;
+	return true;
+}
+
+/*
  * Test metrics of a regression: from the kept test rows, or by one more
  * scan (when they did not fit in memory, or when there are none: then
  * the metrics describe the training rows).
@@ -219,7 +266,10 @@ regression_test_metrics(TrainRun *run, PassState *st)
 	MetricAcc	acc;
 
 	memset(&acc, 0, sizeof(acc));
-	if (st->rows_test > 0 && !st->stash_overflow)
+	if (st->rows_test > 0 && !st->stash_overflow && st->abserr != NULL &&
+		sums_test_metrics(run, st, &acc))
+		;
+	else if (st->rows_test > 0 && !st->stash_overflow && st->abserr == NULL)
 	{
 		for (StashChunk *c = st->stash; c != NULL; c = c->next)
 		{

@@ -28,6 +28,9 @@ PG_FUNCTION_INFO_V1(aifactory_train_deserialize);
 
 #define PLAN_MAGIC 0x41495050	/* "AIPP" */
 
+/* training rows before the first pilot fit; each next one after twice as many */
+#define FIRST_PILOT_ROWS 5000
+
 /* ---- plan ---- */
 
 bytea *
@@ -43,6 +46,10 @@ PassPlanSerialize(const PassPlan *plan)
 	pq_sendfloat8(&buf, plan->test_size);
 	pq_sendbyte(&buf, plan->impute_known ? 1 : 0);
 	pq_sendint64(&buf, plan->stash_limit);
+	pq_sendbyte(&buf, plan->pilots ? 1 : 0);
+	pq_sendbyte(&buf, plan->fit_intercept ? 1 : 0);
+	pq_sendfloat8(&buf, plan->alpha);
+	pq_sendbyte(&buf, plan->standardize ? 1 : 0);
 	pq_sendint32(&buf, VARSIZE_ANY_EXHDR(model));
 	pq_sendbytes(&buf, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model));
 	return pq_endtypsend(&buf);
@@ -73,6 +80,10 @@ PassPlanDeserialize(bytea *bytes)
 	plan->test_size = pq_getmsgfloat8(&buf);
 	plan->impute_known = pq_getmsgbyte(&buf) != 0;
 	plan->stash_limit = pq_getmsgint64(&buf);
+	plan->pilots = pq_getmsgbyte(&buf) != 0;
+	plan->fit_intercept = pq_getmsgbyte(&buf) != 0;
+	plan->alpha = pq_getmsgfloat8(&buf);
+	plan->standardize = pq_getmsgbyte(&buf) != 0;
 	modellen = pq_getmsgint(&buf, 4);
 	if (modellen < 0 || modellen > buf.len - buf.cursor)
 		elog(ERROR, "training plan is truncated");
@@ -361,6 +372,11 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		MemoryContextSwitchTo(st->mcxt);
 		st->lsq = LsqCreate(model->pre.ndesign + 2);
 		st->stash_width = model->pre.ndesign + 1;
+		if (plan->pilots && plan->test_size > 0)
+		{
+			st->abserr = AbsErrCreate(model->pre.ndesign + 1);
+			st->next_pilot = FIRST_PILOT_ROWS;
+		}
 	}
 	else if (plan->mode == PASS_NB)
 	{
@@ -455,6 +471,66 @@ double_word(double v)
 		v = 0.0;
 	memcpy(&bits, &v, sizeof(bits));
 	return bits;
+}
+
+/*
+ * Fit a pilot on the training rows seen so far (this process's share) and
+ * start a new error-sum group with it.  tau is an estimate, with a margin,
+ * of how far the final fit will move a prediction from the pilot's: 1.25
+ * times the sum over columns of a large value (mean + 2.5 standard
+ * deviations) times the coefficient's standard error (the bounds met on
+ * the reference benchmark stay under half of it).  It need not be right: train()
+ * checks the real bound and scans once more when it fails.
+ */
+static void
+fit_pilot(PassState *st)
+{
+	PassPlan   *plan = st->plan;
+	int			k = plan->model->pre.ndesign;
+	LsqOptions	opts;
+	LsqFit		fit;
+	LsqFit		ols;
+	double	   *scale = NULL;
+	double	   *pilot;
+	double		tau;
+	MemoryContext old;
+
+	st->next_pilot *= 2;
+	LsqFlush(st->lsq);
+	if (plan->alpha > 0 && plan->standardize)
+	{
+		scale = palloc(sizeof(double) * Max(k, 1));
+		for (int j = 0; j < k; j++)
+		{
+			double		sd = LsqColumnStd(st->lsq, j + 1);
+
+			scale[j] = (sd > 0 && isfinite(sd)) ? sd : 1.0;
+		}
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.intercept = plan->fit_intercept;
+	opts.alpha = plan->alpha;
+	opts.penalty_scale = scale;
+	LsqSolve(st->lsq, &opts, &fit);
+	opts.alpha = 0;
+	opts.penalty_scale = NULL;
+	opts.want_stderr = true;
+	LsqSolve(st->lsq, &opts, &ols);
+	if (fit.rank_deficient_col >= 0 || ols.rank_deficient_col >= 0 || ols.se == NULL)
+		return;
+	tau = plan->fit_intercept ? ols.intercept_se : 0;
+	for (int j = 0; j < k; j++)
+		tau += (fabs(LsqColumnMean(st->lsq, j + 1)) + 2.5 * LsqColumnStd(st->lsq, j + 1)) * ols.se[j];
+	tau *= 1.25;
+	if (!(tau > 0) || !isfinite(tau))
+		return;
+	pilot = palloc(sizeof(double) * (k + 1));
+	pilot[0] = plan->fit_intercept ? fit.intercept : 0;
+	for (int j = 0; j < k; j++)
+		pilot[j + 1] = fit.beta[j];
+	old = MemoryContextSwitchTo(st->mcxt);
+	AbsErrPilot(st->abserr, pilot, tau);
+	MemoryContextSwitchTo(old);
 }
 
 /* The converted inputs of the current row into st->row[1 .. ndesign]. */
@@ -654,9 +730,18 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			encode_row(st);
 			st->row[model->pre.ndesign + 1] = y;
 			if (is_test)
-				stash_row(st, st->row + 1);
+			{
+				/* every test row counts in the target's variance */
+				MetricAccAdd(&st->acc, y, y);
+				if (st->abserr == NULL || !AbsErrAdd(st->abserr, st->row, y))
+					stash_row(st, st->row + 1);
+			}
 			else
+			{
 				LsqAddRow(st->lsq, st->row);
+				if (st->abserr && st->lsq->nrows >= st->next_pilot)
+					fit_pilot(st);
+			}
 			break;
 		case PASS_REFINE:
 			if (!is_test)
@@ -782,6 +867,12 @@ aifactory_train_combine(PG_FUNCTION_ARGS)
 		if (!a->lsq)
 			a->lsq = LsqCreate(b->lsq->d);
 		LsqMerge(a->lsq, b->lsq);
+	}
+	if (b->abserr)
+	{
+		if (!a->abserr)
+			a->abserr = AbsErrCreate(b->abserr->m);
+		AbsErrMerge(a->abserr, b->abserr);
 	}
 	a->stash_limit = Max(a->stash_limit, b->stash_limit);
 	if (b->stash_overflow || a->stash_overflow ||
@@ -944,6 +1035,17 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 	}
 	else
 		pq_sendint32(&buf, 0);
+	if (st->abserr)
+	{
+		Size		n = AbsErrSerializedSize(st->abserr);
+		char	   *tmp = palloc(n);
+
+		AbsErrSerialize(st->abserr, tmp);
+		send_blob(&buf, tmp, n);
+		pfree(tmp);
+	}
+	else
+		send_blob(&buf, NULL, 0);
 	pq_sendbyte(&buf, st->stash_overflow ? 1 : 0);
 	pq_sendint64(&buf, st->stash_limit);
 	pq_sendint32(&buf, st->stash_width);
@@ -1025,6 +1127,12 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 		int64		n = pq_getmsgint64(&buf);
 
 		st->lsq = LsqDeserialize(pq_getmsgbytes(&buf, n), n);
+	}
+	{
+		int64		n = pq_getmsgint64(&buf);
+
+		if (n > 0)
+			st->abserr = AbsErrDeserialize(pq_getmsgbytes(&buf, n), n);
 	}
 	st->stash_overflow = pq_getmsgbyte(&buf) != 0;
 	st->stash_limit = pq_getmsgint64(&buf);

@@ -41,6 +41,7 @@
 
 #include "postgres.h"
 
+#include "algorithms/abserr.h"
 #include "algorithms/doubledouble.h"
 #include "algorithms/lsq.h"
 #include "algorithms/naivebayes.h"
@@ -68,6 +69,16 @@ typedef struct PassPlan
 	bool		impute_known;	/* LSQ: impute NULLs (else skip and count) */
 	int64		stash_limit;	/* LSQ: bytes of test rows kept at most */
 	Model	   *model;			/* features (all modes), coefficients (EVAL) */
+
+	/*
+	 * LSQ with test rows: the fit's options, for the pilot fits that let
+	 * the scan sum most test rows' errors instead of keeping them
+	 * (algorithms/abserr.h).
+	 */
+	bool		pilots;
+	bool		fit_intercept;
+	double		alpha;
+	bool		standardize;
 } PassPlan;
 
 /* Distinct values of a categorical feature, with counts. */
@@ -124,7 +135,9 @@ typedef struct PassState
 
 	/* LSQ */
 	int64		stash_limit;	/* bytes */
-	LsqState   *lsq;			/* [1 | design | y] of training rows */
+	LsqState   *lsq;
+	AbsErrState *abserr;		/* error sums of test rows under pilots */
+	int64		next_pilot;		/* training rows at which to fit the next */			/* [1 | design | y] of training rows */
 	int			stash_width;	/* design columns + 1 (y last) */
 	int64		stash_rows;		/* in all chunks */
 	StashChunk *stash;			/* newest chunk first */

@@ -78,6 +78,13 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	plan.stash_limit = mode == PASS_LOAD ? (int64) DatasetLoadBudget() :
 		Min((int64) AifTrainMemoryBytes(), STASH_HARD_LIMIT);
 	plan.model = run->model;
+	if (mode == PASS_LSQ)
+	{
+		plan.pilots = true;
+		plan.fit_intercept = run->hp.intercept;
+		plan.alpha = run->algorithm == ALGO_RIDGE ? run->hp.alpha : 0;
+		plan.standardize = run->hp.standardize;
+	}
 	values[0] = PointerGetDatum(PassPlanSerialize(&plan));
 
 	/* no row limit: a limit would keep the executor out of parallel mode */
