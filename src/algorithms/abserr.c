@@ -255,7 +255,7 @@ AbsErrFinish(AbsErrState *state, const double *b, double *sse, double *sae,
 			delta[j] = b[j] - g->pilot[j];
 			bound += g->absmax[j] * fabs(delta[j]);
 		}
-		elog(DEBUG2, "error-sum group %d: %lld rows, bound %g of tau %g", i,
+		elog(DEBUG1, "error-sum group %d: %lld rows, bound %g of tau %g", i,
 			 (long long) g->rows, bound, g->tau);
 		if (!(bound < g->tau))
 			return false;
