@@ -255,8 +255,6 @@ AbsErrFinish(AbsErrState *state, const double *b, double *sse, double *sae,
 			delta[j] = b[j] - g->pilot[j];
 			bound += g->absmax[j] * fabs(delta[j]);
 		}
-		elog(DEBUG1, "error-sum group %d: %lld rows, bound %g of tau %g", i,
-			 (long long) g->rows, bound, g->tau);
 		if (!(bound < g->tau))
 			return false;
 		for (int j = 0; j < m; j++)
