@@ -336,10 +336,15 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 			elog(ERROR, "feature \"%s\" arrived as a non-numeric type",
 				 model->pre.features[i - 1].name);
 	}
+	st->all_numeric = true;
 	for (int i = 0; i < st->nfeatures; i++)
+	{
+		if (model->pre.features[i].kind != FEATURE_NUMERIC)
+			st->all_numeric = false;
 		if (plan->mode == PASS_PROFILE &&
 			model->pre.features[i].kind == FEATURE_CATEGORICAL)
 			st->dicts[i] = level_dict_create();
+	}
 	if (model->task == TASK_CLASSIFICATION)
 	{
 		/* the labels are collected by a profile, or on the way by a load */
@@ -540,6 +545,9 @@ encode_row(PassState *st)
 	Model	   *model = st->plan->model;
 	double	   *design = st->row + 1;
 
+	/* numeric values are in place already; only NULLs and levels remain */
+	if (st->all_numeric && !st->row_has_null)
+		return;
 	for (int i = 0; i < st->nfeatures; i++)
 	{
 		FeatureSpec *f = &model->pre.features[i];
@@ -671,6 +679,8 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 												   st->lens[i], 0);
 		}
 	}
+	st->row_has_null = missing;
+
 	/*
 	 * Each word is mixed on its own (salted by seed and position) and the
 	 * results summed: no chain of dependent multiplies per row.
@@ -696,7 +706,16 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 					 ((st->mode == PASS_LSQ || st->mode == PASS_NB ||
 					   st->mode == PASS_COV) && !plan->impute_known)))
 	{
-		for (int i = 0; i < nf; i++)
+		if (st->all_numeric && !missing)
+		{
+			/* the common case, without a branch per feature */
+			for (int i = 0; i < nf; i++)
+			{
+				st->nonnull[i]++;
+				st->sum[i] += st->vals[i];
+			}
+		}
+		else for (int i = 0; i < nf; i++)
 		{
 			if (st->isnull[i])
 				continue;

@@ -122,6 +122,8 @@ typedef struct PassState
 {
 	PassMode	mode;
 	int			nfeatures;
+	bool		all_numeric;	/* every feature numeric (per backend, not serialized) */
+	bool		row_has_null;	/* the current row has a NULL feature */
 
 	int64		rows_train;
 	int64		rows_test;
