@@ -146,6 +146,20 @@ def fmt_ratio(x):
     return "" if x is None else "%.2f" % x
 
 
+def row(measurement, ms=None, runs=None, peer=None, peer_ms=None, ratio=None, target=None,
+        verdict=None, key=None, sql=None, ratio_text=None, note=None):
+    """One line of a results table (print_table) and of the JSON output."""
+    r = {"key": key, "measurement": measurement, "ms": ms, "runs_ms": runs, "peer": peer,
+         "peer_ms": peer_ms, "ratio": ratio, "target": target, "verdict": verdict}
+    if ratio_text:
+        r["ratio_text"] = ratio_text
+    if sql:
+        r["sql"] = sql
+    if note:
+        r["note"] = note
+    return r
+
+
 def print_table(rows, out=print):
     """rows: dicts with measurement, ms, peer, peer_ms, ratio, target (text or None),
     verdict (PASS/FAIL/None), note."""

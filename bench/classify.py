@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+from benchlib import row  # noqa: E402
 import datasets  # noqa: E402
 import sklearn_linear  # noqa: E402  (binary COPY export, BLAS report)
 
@@ -147,19 +148,6 @@ def ensure_train_memory(conn, log=None):
 
 def metrics_of(rows):
     return rows[0][3] if rows else {}
-
-
-def row(measurement, ms=None, runs=None, peer=None, peer_ms=None, ratio=None, target=None,
-        verdict=None, key=None, sql=None, ratio_text=None, note=None):
-    r = {"key": key, "measurement": measurement, "ms": ms, "runs_ms": runs, "peer": peer,
-         "peer_ms": peer_ms, "ratio": ratio, "target": target, "verdict": verdict}
-    if ratio_text:
-        r["ratio_text"] = ratio_text
-    if sql:
-        r["sql"] = sql
-    if note:
-        r["note"] = note
-    return r
 
 
 def verdict(ok):

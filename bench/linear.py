@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+from benchlib import row  # noqa: E402
 import sklearn_linear  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,19 +136,6 @@ def metrics_of(rows):
     keep = ("r2", "train_rows", "test_rows", "fit_seconds", "condition_number",
             "refinement_passes", "evaluated_on")
     return {k: m.get(k) for k in keep if k in m}
-
-
-def row(measurement, ms=None, runs=None, peer=None, peer_ms=None, ratio=None, target=None,
-        verdict=None, key=None, sql=None, ratio_text=None, note=None):
-    r = {"key": key, "measurement": measurement, "ms": ms, "runs_ms": runs, "peer": peer,
-         "peer_ms": peer_ms, "ratio": ratio, "target": target, "verdict": verdict}
-    if ratio_text:
-        r["ratio_text"] = ratio_text
-    if sql:
-        r["sql"] = sql
-    if note:
-        r["note"] = note
-    return r
 
 
 def main():

@@ -384,42 +384,14 @@ fit_least_squares(TrainRun *run, Dataset *ds, double *row)
 static void
 fit_pca(TrainRun *run, Dataset *ds, double *row)
 {
-	Model	   *model = run->model;
-	int			p = ds->p;
-	int			ncomp = run->hp.n_components > 0 ? run->hp.n_components :
-		(int) Min((int64) p, ds->ntrain);
-	CovState   *cov = CovCreate(Max(p, 1));
-	PcaModel	pca;
-	double		kept = 0;
+	CovState   *cov = CovCreate(Max(ds->p, 1));
 
-	if (ncomp > p)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n_components (%d) is larger than the number of design columns (%d)", ncomp, p),
-				 errhint("Leave n_components out to keep every component.")));
-	if (ds->ntrain < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("PCA needs at least two rows")));
 	for (int64 r = 0; r < ds->ntrain; r++)
 	{
-		gather_row(ds->Xtrain, ds->ntrain, p, r, row);
+		gather_row(ds->Xtrain, ds->ntrain, ds->p, r, row);
 		CovAddRow(cov, row);
 	}
-	PcaFit(cov, ncomp, &pca);
-	model->ncomp = pca.ncomp;
-	model->pca_mean = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(p, 1));
-	model->components = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(pca.ncomp * p, 1));
-	model->explained_variance = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(pca.ncomp, 1));
-	memcpy(model->pca_mean, pca.mean, sizeof(double) * p);
-	memcpy(model->components, pca.components, sizeof(double) * pca.ncomp * p);
-	memcpy(model->explained_variance, pca.explained_variance, sizeof(double) * pca.ncomp);
-	for (int c = 0; c < pca.ncomp; c++)
-		kept += pca.explained_variance_ratio[c];
-	run->evaluated_on_train = true;
-	MetricNumber(run, "explained_variance", kept);
-	MetricArray(run, "explained_variance_ratio", pca.explained_variance_ratio, pca.ncomp);
-	MetricNumber(run, "n_components", pca.ncomp);
+	SolvePca(run, cov);
 }
 
 void

@@ -367,14 +367,18 @@ FitNaiveBayesStream(TrainRun *run)
 
 /* ---- PCA ---- */
 
+/*
+ * Fit PCA from the covariance state of the training rows and store it in
+ * the model with its metrics.  Shared with the in-memory path, which feeds
+ * the state from loaded (standardized) rows.
+ */
 void
-FitPcaStream(TrainRun *run)
+SolvePca(TrainRun *run, CovState *cov)
 {
-	PassState  *st = stream_passes(run, PASS_COV);
 	Model	   *model = run->model;
 	int			p = model->pre.ndesign;
 	int			ncomp = run->hp.n_components > 0 ? run->hp.n_components :
-		(int) Min((int64) p, st->cov->n);
+		(int) Min((int64) p, cov->n);
 	PcaModel	pca;
 	double		kept = 0;
 
@@ -383,11 +387,11 @@ FitPcaStream(TrainRun *run)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n_components (%d) is larger than the number of design columns (%d)", ncomp, p),
 				 errhint("Leave n_components out to keep every component.")));
-	if (st->cov->n < 2)
+	if (cov->n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("PCA needs at least two rows")));
-	PcaFit(st->cov, ncomp, &pca);
+	PcaFit(cov, ncomp, &pca);
 	model->ncomp = pca.ncomp;
 	model->pca_mean = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(p, 1));
 	model->components = MemoryContextAlloc(model->mcxt, sizeof(double) * Max(pca.ncomp * p, 1));
@@ -401,4 +405,12 @@ FitPcaStream(TrainRun *run)
 	MetricNumber(run, "explained_variance", kept);
 	MetricArray(run, "explained_variance_ratio", pca.explained_variance_ratio, pca.ncomp);
 	MetricNumber(run, "n_components", pca.ncomp);
+}
+
+void
+FitPcaStream(TrainRun *run)
+{
+	PassState  *st = stream_passes(run, PASS_COV);
+
+	SolvePca(run, st->cov);
 }

@@ -69,6 +69,7 @@ extern void NoRowsError(const TrainRun *run, PassState *st);
 extern void FitLeastSquares(TrainRun *run);
 extern void SolveLeastSquares(TrainRun *run, LsqState *lsq, LsqFit *fit);
 extern void FitNaiveBayesStream(TrainRun *run);
+extern void SolvePca(TrainRun *run, CovState *cov);
 extern void FitPcaStream(TrainRun *run);
 
 /* fit_memory.c */
