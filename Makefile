@@ -10,11 +10,16 @@ OBJS = \
 	src/algorithms/abserr.o \
 	src/algorithms/classmetrics.o \
 	src/algorithms/elasticnet.o \
+	src/algorithms/forest.o \
+	src/algorithms/gbdt.o \
 	src/algorithms/kmeans.o \
 	src/algorithms/logistic.o \
 	src/algorithms/lsq.o \
 	src/algorithms/naivebayes.o \
 	src/algorithms/pca.o \
+	src/algorithms/treebins.o \
+	src/algorithms/treebuild.o \
+	src/algorithms/trees.o \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
@@ -34,6 +39,7 @@ OBJS = \
 	src/core/preprocess.o \
 	src/train/train.o \
 	src/predict/evaluate.o \
+	src/predict/explain.o \
 	src/predict/predict.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

@@ -144,6 +144,12 @@ CREATE FUNCTION @extschema@.coefficients(project text, version integer DEFAULT N
     AS 'MODULE_PATHNAME', 'aifactory_coefficients';
 COMMENT ON FUNCTION @extschema@.coefficients(text, integer) IS 'Coefficients of a linear, ridge, elastic_net or logistic model on the original feature scale; standard errors, t and p for linear; class for logistic.';
 
+CREATE FUNCTION @extschema@.feature_importance(project text, version integer DEFAULT NULL)
+    RETURNS TABLE (feature text, gain double precision)
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'aifactory_feature_importance';
+COMMENT ON FUNCTION @extschema@.feature_importance(text, integer) IS 'Total split gain per design column of a gbdt or random_forest model (default: deployed), largest first.';
+
 CREATE FUNCTION @extschema@.export_model(project text, version integer DEFAULT NULL)
     RETURNS bytea
     LANGUAGE C STABLE
@@ -174,7 +180,7 @@ CREATE FUNCTION @extschema@.train(
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'aifactory_train';
 COMMENT ON FUNCTION @extschema@.train(text, text, text, text, jsonb, text[], double precision, integer, text) IS
-    'Train a model (linear, ridge, elastic_net, logistic, naive_bayes, kmeans, pca or auto) on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none); target is NULL for kmeans and pca.';
+    'Train a model (linear, ridge, elastic_net, logistic, naive_bayes, gbdt, random_forest, kmeans, pca or auto) on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none); target is NULL for kmeans and pca.';
 
 ---------------------------------------------------------------------------
 -- Functions: prediction.  STABLE (the deployed model may change between
@@ -276,6 +282,30 @@ CREATE FUNCTION @extschema@.transform(project text, version integer, "row" recor
     LANGUAGE C STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aifactory_transform_version_row';
 COMMENT ON FUNCTION @extschema@.transform(text, integer, record) IS 'With a given version: the coordinates on the PCA components, or the distances to the k-means centers; a row matched by column name.';
+
+CREATE FUNCTION @extschema@.explain(project text, features double precision[])
+    RETURNS TABLE (feature text, contribution double precision, class text)
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 21
+    AS 'MODULE_PATHNAME', 'aifactory_explain_array';
+COMMENT ON FUNCTION @extschema@.explain(text, double precision[]) IS 'TreeSHAP contributions of each design column to the deployed tree model''s raw output for these numeric features, plus the expected_value row; they sum to the raw output.';
+
+CREATE FUNCTION @extschema@.explain(project text, version integer, features double precision[])
+    RETURNS TABLE (feature text, contribution double precision, class text)
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 21
+    AS 'MODULE_PATHNAME', 'aifactory_explain_version_array';
+COMMENT ON FUNCTION @extschema@.explain(text, integer, double precision[]) IS 'TreeSHAP contributions with a given version of a tree model; numeric features in training order.';
+
+CREATE FUNCTION @extschema@.explain(project text, "row" record)
+    RETURNS TABLE (feature text, contribution double precision, class text)
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 21
+    AS 'MODULE_PATHNAME', 'aifactory_explain_row';
+COMMENT ON FUNCTION @extschema@.explain(text, record) IS 'TreeSHAP contributions to the deployed tree model''s raw output for a row matched by column name, plus the expected_value row.';
+
+CREATE FUNCTION @extschema@.explain(project text, version integer, "row" record)
+    RETURNS TABLE (feature text, contribution double precision, class text)
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 21
+    AS 'MODULE_PATHNAME', 'aifactory_explain_version_row';
+COMMENT ON FUNCTION @extschema@.explain(text, integer, record) IS 'TreeSHAP contributions with a given version of a tree model, for a row matched by column name.';
 
 ---------------------------------------------------------------------------
 -- Aggregates.  One-pass least squares (a streaming QR) with a combine

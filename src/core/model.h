@@ -15,6 +15,8 @@
 
 #include "postgres.h"
 
+#include "algorithms/trees.h"
+
 /* Stable numbers: they are written into model bytes. */
 typedef enum AlgorithmId
 {
@@ -24,10 +26,12 @@ typedef enum AlgorithmId
 	ALGO_LOGISTIC = 4,
 	ALGO_NAIVE_BAYES = 5,
 	ALGO_KMEANS = 6,
-	ALGO_PCA = 7
+	ALGO_PCA = 7,
+	ALGO_GBDT = 8,
+	ALGO_RANDOM_FOREST = 9
 } AlgorithmId;
 
-#define ALGO_MAX ALGO_PCA
+#define ALGO_MAX ALGO_RANDOM_FOREST
 
 /* How class labels read back as numbers in predict(). */
 typedef enum LabelKind
@@ -65,6 +69,8 @@ typedef struct FeatureSpec
 	FeatureKind kind;
 	char	   *type_name;		/* SQL type at training time, for users */
 	double		impute;			/* numeric only */
+	bool		keep_missing;	/* numeric only: NULL stays NaN (trees route
+								 * missing values themselves) */
 	int			nlevels;		/* categorical only */
 	char	  **levels;
 	bool		drop_first;
@@ -134,6 +140,9 @@ typedef struct Model
 	double	   *pca_mean;		/* ndesign */
 	double	   *components;		/* ncomp x ndesign */
 	double	   *explained_variance;	/* ncomp */
+
+	/* gbdt, random_forest: the ensemble, allocated in mcxt */
+	TreeEnsemble *trees;
 } Model;
 
 /* What a model's predict() returns for one design row. */

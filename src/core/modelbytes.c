@@ -12,10 +12,12 @@
  *	  payload				task, target, preprocessing (features, then
  *							since format 2 the optional standardization),
  *							class labels (format 2), the algorithm's
- *							parameters
+ *							parameters; format 3 adds keep_missing per
+ *							feature and the tree ensembles
  *	  CRC-32C				uint32 over everything before it
  *
- * Format 1 (aifactory's first builds: linear and ridge only) is still read.
+ * Formats 1 (aifactory's first builds: linear and ridge only) and 2 are
+ * still read.
  *
  * Loading never trusts the bytes: the magic, version, lengths and checksum
  * are verified first and every read is bounds-checked, so a corrupt or
@@ -34,7 +36,7 @@
 #include "utils/memutils.h"
 
 #define MODEL_MAGIC			"AIFM"
-#define MODEL_FORMAT_VERSION 2
+#define MODEL_FORMAT_VERSION 3
 #define MODEL_HEADER_SIZE	12
 #define MODEL_MAX_STRING	(64 * 1024 * 1024)
 
@@ -192,6 +194,9 @@ static const struct
 	{ALGO_NAIVE_BAYES, "naive_bayes", TASK_CLASSIFICATION},
 	{ALGO_KMEANS, "kmeans", TASK_CLUSTERING},
 	{ALGO_PCA, "pca", TASK_DECOMPOSITION},
+	/* trees do either; the project or the target decides */
+	{ALGO_GBDT, "gbdt", 0},
+	{ALGO_RANDOM_FOREST, "random_forest", 0},
 };
 
 const char *
@@ -215,6 +220,10 @@ AlgorithmFromName(const char *name, AlgorithmId *algorithm)
 	return false;
 }
 
+/*
+ * The task an algorithm is for, or 0 for those that do regression and
+ * classification both (the trees).
+ */
 TaskKind
 AlgorithmTask(AlgorithmId algorithm)
 {
@@ -306,6 +315,7 @@ write_preprocessor(StringInfo buf, const Preprocessor *pre)
 		put_u16(buf, f->kind);
 		put_str(buf, f->type_name);
 		put_f64(buf, f->impute);
+		put_u16(buf, f->keep_missing ? 1 : 0);
 		put_u16(buf, f->drop_first ? 1 : 0);
 		put_u32(buf, f->nlevels);
 		for (int j = 0; j < f->nlevels; j++)
@@ -341,6 +351,8 @@ read_preprocessor(Reader *r, Preprocessor *pre, int version)
 			corrupt("Unknown feature kind.");
 		f->type_name = get_str(r);
 		f->impute = get_f64(r);
+		if (version >= 3)
+			f->keep_missing = get_u16(r) != 0;
 		f->drop_first = get_u16(r) != 0;
 		f->nlevels = get_count(r, 10000000, "level");
 		f->levels = palloc(sizeof(char *) * Max(f->nlevels, 1));
@@ -416,9 +428,115 @@ check_complete(const Model *model)
 			if (model->ncomp < 1)
 				corrupt("PCA without components.");
 			break;
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
+			if (model->trees == NULL)
+				corrupt("A tree model without trees.");
+			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * A tree ensemble: its shape, then each array in turn.  A plan for a
+ * training pass has no trees yet (ntrees 0).
+ */
+static void
+write_trees(StringInfo buf, const TreeEnsemble *ens)
+{
+	if (ens == NULL)
+	{
+		put_u32(buf, 0);
+		return;
+	}
+	put_u32(buf, ens->ntrees);
+	put_u16(buf, ens->kind);
+	put_u16(buf, ens->objective);
+	put_u32(buf, ens->nfeatures);
+	put_u32(buf, ens->noutputs);
+	put_u32(buf, ens->nvalues);
+	put_u32(buf, ens->nnodes);
+	put_u32(buf, ens->nleaves);
+	for (int t = 0; t < ens->ntrees; t++)
+	{
+		put_u32(buf, ens->roots[t]);
+		put_u32(buf, ens->tree_output[t]);
+	}
+	for (int i = 0; i < ens->nnodes; i++)
+	{
+		put_f64(buf, ens->nodes[i].value);
+		put_u32(buf, ens->nodes[i].split);
+		put_u32(buf, (uint32) ens->nodes[i].left);
+		put_f64(buf, ens->cover[i]);
+		put_f64(buf, ens->gain[i]);
+	}
+	if (ens->nvalues > 1)
+		put_f64s(buf, ens->leaf_values, ens->nleaves * ens->nvalues);
+	put_f64s(buf, ens->base_score, ens->noutputs);
+}
+
+static TreeEnsemble *
+read_trees(Reader *r, const Model *model)
+{
+	TreeEnsemble *ens;
+	const char *fault;
+	int			ntrees = get_count(r, 10000000, "tree");
+
+	if (ntrees == 0)
+		return NULL;
+	ens = palloc0(sizeof(TreeEnsemble));
+	ens->ntrees = ntrees;
+	ens->kind = get_u16(r);
+	ens->objective = get_u16(r);
+	ens->nfeatures = get_count(r, 10000000, "tree feature");
+	ens->noutputs = get_count(r, 1000000, "tree output");
+	ens->nvalues = get_count(r, 1000000, "leaf value");
+	ens->nnodes = get_count(r, 200000000, "tree node");
+	ens->nleaves = get_count(r, 200000000, "tree leaf");
+	if ((Size) ntrees * 8 + (Size) ens->nnodes * 32 > r->len - r->pos)
+		corrupt("The trees run past the end of the payload.");
+	ens->roots = palloc(sizeof(int32) * ntrees);
+	ens->tree_output = palloc(sizeof(int32) * ntrees);
+	for (int t = 0; t < ntrees; t++)
+	{
+		ens->roots[t] = (int32) get_u32(r);
+		ens->tree_output[t] = (int32) get_u32(r);
+	}
+	ens->nodes = MemoryContextAllocHuge(CurrentMemoryContext,
+										sizeof(TreeNode) * Max(ens->nnodes, 1));
+	ens->cover = MemoryContextAllocHuge(CurrentMemoryContext,
+										sizeof(double) * Max(ens->nnodes, 1));
+	ens->gain = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(double) * Max(ens->nnodes, 1));
+	for (int i = 0; i < ens->nnodes; i++)
+	{
+		ens->nodes[i].value = get_f64(r);
+		ens->nodes[i].split = get_u32(r);
+		ens->nodes[i].left = (int32) get_u32(r);
+		ens->cover[i] = get_f64(r);
+		ens->gain[i] = get_f64(r);
+	}
+	ens->leaf_values = NULL;
+	if (ens->nvalues > 1)
+	{
+		if ((Size) ens->nleaves * ens->nvalues > 100000000)
+			corrupt("Too many leaf values.");
+		ens->leaf_values = get_f64s(r, ens->nleaves * ens->nvalues);
+	}
+	ens->base_score = get_f64s(r, ens->noutputs);
+	fault = TreeEnsembleValidate(ens);
+	if (fault != NULL)
+		corrupt(psprintf("The trees are malformed: %s.", fault));
+	if (ens->nfeatures != model->pre.ndesign)
+		corrupt("The trees do not match the design.");
+	if (model->task == TASK_REGRESSION ? ens->objective != TREE_SQUARED_ERROR :
+		ens->objective == TREE_LOGISTIC ? model->nclasses != 2 :
+		ens->objective == TREE_SQUARED_ERROR || ens->noutputs != model->nclasses)
+		corrupt("The trees' outputs do not match the task.");
+	if ((ens->kind == TREES_BOOSTED) != (model->algorithm == ALGO_GBDT))
+		corrupt("The trees are not of the model's kind.");
+	return ens;
 }
 
 bytea *
@@ -491,6 +609,10 @@ ModelSerialize(const Model *model)
 				put_f64s(&buf, model->components, model->ncomp * p);
 				put_f64s(&buf, model->explained_variance, model->ncomp);
 			}
+			break;
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
+			write_trees(&buf, model->trees);
 			break;
 		default:
 			elog(ERROR, "cannot serialize algorithm %d", model->algorithm);
@@ -609,7 +731,9 @@ ModelDeserializeExt(const bytea *bytes, MemoryContext parent, bool allow_incompl
 		corrupt(psprintf("Unknown algorithm %u.", (unsigned) model->algorithm));
 	r.pos = MODEL_HEADER_SIZE;
 	model->task = get_u16(&r);
-	if (model->task != AlgorithmTask(model->algorithm))
+	if (AlgorithmTask(model->algorithm) == 0 ?
+		(model->task != TASK_REGRESSION && model->task != TASK_CLASSIFICATION) :
+		model->task != AlgorithmTask(model->algorithm))
 		corrupt("The task does not match the algorithm.");
 	model->target = get_str(&r);
 	read_preprocessor(&r, &model->pre, version);
@@ -651,6 +775,10 @@ ModelDeserializeExt(const bytea *bytes, MemoryContext parent, bool allow_incompl
 				model->components = get_f64s(&r, model->ncomp * p);
 				model->explained_variance = get_f64s(&r, model->ncomp);
 			}
+			break;
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
+			model->trees = read_trees(&r, model);
 			break;
 	}
 	if (r.pos != r.len)

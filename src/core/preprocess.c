@@ -242,7 +242,7 @@ EncodeFeature(const FeatureSpec *f, InputColumn *col, Datum value,
 	{
 		if (isnull)
 		{
-			if (unlikely(isnan(f->impute)))
+			if (unlikely(isnan(f->impute)) && !f->keep_missing)
 				NullFeatureError(f);
 			*out = f->impute;
 		}
@@ -285,4 +285,22 @@ EncodeCategorical(const FeatureSpec *f, bool isnull, const char *s, int len,
 		idx--;
 	if (idx >= 0)
 		out[idx] = 1.0;
+}
+
+char *
+DesignColumnName(const Model *model, int j)
+{
+	for (int i = 0; i < model->pre.nfeatures; i++)
+	{
+		FeatureSpec *f = &model->pre.features[i];
+
+		if (j >= f->design_offset && j < f->design_offset + f->ncols)
+		{
+			if (f->kind == FEATURE_NUMERIC)
+				return f->name;
+			return psprintf("%s=%s", f->name,
+							f->levels[j - f->design_offset + (f->drop_first ? 1 : 0)]);
+		}
+	}
+	return "?";
 }

@@ -71,4 +71,7 @@ extern void EncodeCategorical(const FeatureSpec *f, bool isnull,
 extern void CheckFinite(double v, const char *what);
 extern void NullFeatureError(const FeatureSpec *f);
 
+/* A design column's name: the feature, or "feature=level" for one-hot. */
+extern char *DesignColumnName(const Model *model, int j);
+
 #endif							/* AIF_PREPROCESS_H */

@@ -139,6 +139,28 @@ classify(const Model *model, const double *z, double *proba)
 		cls = argmax(scores, K);
 		normalize_exp(scores, K);
 	}
+	else if (model->trees != NULL && model->task == TASK_CLASSIFICATION)
+	{
+		const TreeEnsemble *ens = model->trees;
+
+		if (ens->objective == TREE_LOGISTIC)
+		{
+			double		m;
+
+			TreeEnsemblePredictRaw(ens, z, &m);
+			/* class 1 when the margin is positive, as XGBoost's p > 0.5 */
+			cls = m > 0 ? 1 : 0;
+			TreeEnsembleTransform(ens, &m);
+			scores[0] = 1.0 - m;
+			scores[1] = m;
+		}
+		else
+		{
+			TreeEnsemblePredictRaw(ens, z, scores);
+			TreeEnsembleTransform(ens, scores);
+			cls = argmax(scores, K);
+		}
+	}
 	else
 		elog(ERROR, "%s is not a classifier", AlgorithmName(model->algorithm));
 
@@ -215,6 +237,13 @@ ModelPredictDesign(const Model *model, const double *x)
 			break;
 		case ALGO_KMEANS:
 			result = nearest_center(model, z);
+			break;
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
+			if (model->task == TASK_CLASSIFICATION)
+				result = classify(model, z, NULL);
+			else
+				TreeEnsemblePredictRaw(model->trees, z, &result);
 			break;
 		default:
 			release(buf, stackbuf);

@@ -22,6 +22,7 @@
 #include "core/model.h"
 #include "core/preprocess.h"
 #include "fmgr.h"
+#include "predict/predict.h"
 #include "registry/cache.h"
 #include "utils/array.h"
 #include "utils/inval.h"
@@ -30,31 +31,6 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
-
-typedef struct PredictCache
-{
-	char	   *project;
-	int			version;		/* 0: the deployed one */
-	int64		model_id;
-	Model	   *model;
-	uint64		generation;
-	double	   *label_values;	/* classification: each label as a number */
-	double	   *out;			/* probabilities or projections */
-	uint64		deploy_generation;	/* DeploymentGeneration when resolved */
-	TimestampTz stmt_start;		/* statement that last checked for invalidations */
-	double	   *design;
-	bool		numeric_only;	/* design columns are the features, in order */
-
-	/* row form: mapping of the row type to features */
-	Oid			tuptype;
-	int32		tuptypmod;
-	int			natts;
-	TupleDesc	desc;			/* a copy, in fn_mcxt */
-	int		   *attnum;			/* per feature: 0-based column */
-	InputColumn *cols;			/* per feature */
-	Datum	   *values;
-	bool	   *nulls;
-} PredictCache;
 
 /*
  * Has the deployed model of pc's project possibly changed since it was
@@ -189,29 +165,41 @@ design_from_array(PredictCache *pc, ArrayType *arr)
 
 	x = (double *) ARR_DATA_PTR(arr);
 	bitmap = ARR_NULLBITMAP(arr);
-	if (bitmap != NULL)
+	if (bitmap == NULL)
 	{
-		/* NULL elements take the training imputation value */
+		for (int i = 0; i < n; i++)
+			if (unlikely(isnan(x[i]) || isinf(x[i])))
+				CheckFinite(x[i], psprintf("feature \"%s\"", model->pre.features[i].name));
+		return x;
+	}
+	else
+	{
+		/*
+		 * NULL elements take the training imputation value, or stay missing
+		 * (NaN) for models that route missing values (trees)
+		 */
 		double	   *d = pc->design;
 		int			k = 0;
 
 		for (int i = 0; i < n; i++)
 		{
+			const FeatureSpec *f = &model->pre.features[i];
+
 			if (bitmap[i / 8] & (1 << (i % 8)))
+			{
 				d[i] = x[k++];
+				if (unlikely(isnan(d[i]) || isinf(d[i])))
+					CheckFinite(d[i], psprintf("feature \"%s\"", f->name));
+			}
 			else
 			{
-				if (unlikely(isnan(model->pre.features[i].impute)))
-					NullFeatureError(&model->pre.features[i]);
-				d[i] = model->pre.features[i].impute;
+				if (unlikely(isnan(f->impute)) && !f->keep_missing)
+					NullFeatureError(f);
+				d[i] = f->impute;
 			}
 		}
-		x = d;
+		return d;
 	}
-	for (int i = 0; i < n; i++)
-		if (unlikely(isnan(x[i]) || isinf(x[i])))
-			CheckFinite(x[i], psprintf("feature \"%s\"", model->pre.features[i].name));
-	return x;
 }
 
 /* Map the row type's columns to the model's features, once. */
@@ -323,8 +311,8 @@ checked_version(int32 version)
  * f(project, features), f(project, version, features) with features a
  * float8[] or a row.
  */
-static const double *
-call_design(FunctionCallInfo fcinfo, bool versioned, bool row, PredictCache **pcp)
+const double *
+PredictCallDesign(FunctionCallInfo fcinfo, bool versioned, bool row, PredictCache **pcp)
 {
 	int			version = versioned ? checked_version(PG_GETARG_INT32(1)) : 0;
 	PredictCache *pc = predict_cache(fcinfo, PG_GETARG_TEXT_PP(0), version);
@@ -352,7 +340,7 @@ static Datum
 do_predict(FunctionCallInfo fcinfo, bool versioned, bool row)
 {
 	PredictCache *pc;
-	const double *x = call_design(fcinfo, versioned, row, &pc);
+	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 	double		y = ModelPredictDesign(pc->model, x);
 
 	if (pc->model->task == TASK_CLASSIFICATION)
@@ -383,7 +371,7 @@ static Datum
 do_predict_proba(FunctionCallInfo fcinfo, bool versioned, bool row)
 {
 	PredictCache *pc;
-	const double *x = call_design(fcinfo, versioned, row, &pc);
+	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 
 	require_classifier(pc, "predict_proba");
 	ModelPredictClass(pc->model, x, pc->out);
@@ -395,7 +383,7 @@ static Datum
 do_predict_class(FunctionCallInfo fcinfo, bool versioned, bool row)
 {
 	PredictCache *pc;
-	const double *x = call_design(fcinfo, versioned, row, &pc);
+	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 	int			cls;
 
 	require_classifier(pc, "predict_class");
@@ -408,7 +396,7 @@ static Datum
 do_transform(FunctionCallInfo fcinfo, bool versioned, bool row)
 {
 	PredictCache *pc;
-	const double *x = call_design(fcinfo, versioned, row, &pc);
+	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 	int			n = pc->model->algorithm == ALGO_PCA ? pc->model->ncomp :
 		pc->model->algorithm == ALGO_KMEANS ? pc->model->k : 0;
 

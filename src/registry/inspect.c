@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * inspect.c
- *	  Reading a model: model_info() and coefficients().
+ *	  Reading a model: model_info(), coefficients() and
+ *	  feature_importance().
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +14,7 @@
 #include "algorithms/distributions.h"
 #include "catalog/pg_type.h"
 #include "core/model.h"
+#include "core/preprocess.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -24,6 +26,7 @@
 
 PG_FUNCTION_INFO_V1(aifactory_model_info);
 PG_FUNCTION_INFO_V1(aifactory_coefficients);
+PG_FUNCTION_INFO_V1(aifactory_feature_importance);
 
 /* Version argument: NULL means the deployed one. */
 static int
@@ -74,6 +77,9 @@ model_extras(ProjectInfo *project, ModelRow *row)
 		appendStringInfo(&buf, "\"clusters\": %d", model->k);
 	else if (model->algorithm == ALGO_PCA)
 		appendStringInfo(&buf, "\"components\": %d", model->ncomp);
+	if (model->trees != NULL)
+		appendStringInfo(&buf, "%s\"trees\": %d, \"nodes\": %d",
+						 buf.len > 1 ? ", " : "", model->trees->ntrees, model->trees->nnodes);
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
@@ -223,6 +229,87 @@ aifactory_coefficients(PG_FUNCTION_ARGS)
 								model->has_stats ? model->coef_se[j] : NAN, model->df_resid, cls);
 			}
 		}
+	}
+	MemoryContextDelete(model->mcxt);
+	return (Datum) 0;
+}
+
+typedef struct Importance
+{
+	int			column;
+	double		gain;
+} Importance;
+
+static int
+compare_importance(const void *a, const void *b)
+{
+	const Importance *x = a;
+	const Importance *y = b;
+
+	if (x->gain != y->gain)
+		return x->gain > y->gain ? -1 : 1;
+	return x->column - y->column;
+}
+
+/*
+ * A tree model's total gain per design column (XGBoost's total_gain; for
+ * a forest the impurity decrease weighted by rows, scikit-learn's
+ * importance before normalization), largest first; columns never split on
+ * show 0.
+ */
+Datum
+aifactory_feature_importance(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *name;
+	ProjectInfo project;
+	ModelRow	row;
+	Model	   *model;
+	int			version;
+	int			p;
+	double	   *gain;
+	Importance *order;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("project must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	version = version_arg(fcinfo, 1);
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	RegistryGetProject(name, &project);
+	RegistryGetModel(&project, version, true, &row);
+	model = ModelDeserialize(row.bytes, caller);
+	SPI_finish();
+
+	if (model->trees == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("version %d of project \"%s\" is a %s model, which has no feature importance",
+						row.version, name, AlgorithmName(model->algorithm)),
+				 errhint("Feature importance belongs to gbdt and random_forest models; coefficients() describes linear ones.")));
+
+	p = model->pre.ndesign;
+	gain = palloc0(sizeof(double) * Max(p, 1));
+	order = palloc(sizeof(Importance) * Max(p, 1));
+	TreeEnsembleGainImportance(model->trees, gain);
+	for (int j = 0; j < p; j++)
+	{
+		order[j].column = j;
+		order[j].gain = gain[j];
+	}
+	qsort(order, p, sizeof(Importance), compare_importance);
+	for (int i = 0; i < p; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(DesignColumnName(model, order[i].column));
+		values[1] = Float8GetDatum(order[i].gain);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	MemoryContextDelete(model->mcxt);
 	return (Datum) 0;

@@ -198,24 +198,6 @@ LayoutDesign(TrainRun *run)
 	model->pre.ndesign = offset;
 }
 
-char *
-DesignColumnName(const Model *model, int j)
-{
-	for (int i = 0; i < model->pre.nfeatures; i++)
-	{
-		FeatureSpec *f = &model->pre.features[i];
-
-		if (j >= f->design_offset && j < f->design_offset + f->ncols)
-		{
-			if (f->kind == FEATURE_NUMERIC)
-				return f->name;
-			return psprintf("%s=%s", f->name,
-							f->levels[j - f->design_offset + (f->drop_first ? 1 : 0)]);
-		}
-	}
-	return "?";
-}
-
 static char **
 dict_keys(LevelDict *d, MemoryContext mcxt)
 {

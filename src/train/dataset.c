@@ -112,6 +112,13 @@ impute(Dataset *ds, Model *model, ImputeStrategy strategy)
 					 errmsg("feature \"%s\" is NULL in every training row", f->name),
 					 errhint("Leave it out with features => ARRAY[...].")));
 		CHECK_FOR_INTERRUPTS();
+		if (strategy == IMPUTE_NONE)
+		{
+			/* the model routes missing values itself */
+			f->impute = NAN;
+			f->keep_missing = true;
+			continue;
+		}
 		if (strategy == IMPUTE_ERROR)
 		{
 			/* NaN: prediction refuses a NULL too */

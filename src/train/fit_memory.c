@@ -2,8 +2,9 @@
  *
  * fit_memory.c
  *	  The iterative algorithms, fitted on the source loaded into memory
- *	  once (dataset.c): elastic net, logistic regression, k-means; and the
- *	  one-pass algorithms too when their imputation is not the mean.
+ *	  once (dataset.c): elastic net, logistic regression, k-means, the tree
+ *	  ensembles; and the one-pass algorithms too when their imputation is
+ *	  not the mean.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +13,7 @@
 #include <math.h>
 
 #include "algorithms/elasticnet.h"
+#include "algorithms/gbdt.h"
 #include "algorithms/kmeans.h"
 #include "algorithms/logistic.h"
 #include "algorithms/lsq.h"
@@ -361,6 +363,201 @@ fit_naive_bayes(TrainRun *run, Dataset *ds, double *row)
 	classification_metrics(run, ds, row);
 }
 
+/* A copy of a fitted ensemble in the model's memory. */
+static TreeEnsemble *
+copy_trees(const TreeEnsemble *src, MemoryContext mcxt)
+{
+	TreeEnsemble *ens = MemoryContextAlloc(mcxt, sizeof(TreeEnsemble));
+	int			nn = Max(src->nnodes, 1);
+
+	*ens = *src;
+	ens->roots = MemoryContextAlloc(mcxt, sizeof(int32) * Max(src->ntrees, 1));
+	memcpy(ens->roots, src->roots, sizeof(int32) * src->ntrees);
+	ens->tree_output = MemoryContextAlloc(mcxt, sizeof(int32) * Max(src->ntrees, 1));
+	memcpy(ens->tree_output, src->tree_output, sizeof(int32) * src->ntrees);
+	ens->nodes = MemoryContextAllocHuge(mcxt, sizeof(TreeNode) * nn);
+	memcpy(ens->nodes, src->nodes, sizeof(TreeNode) * src->nnodes);
+	ens->cover = MemoryContextAllocHuge(mcxt, sizeof(double) * nn);
+	memcpy(ens->cover, src->cover, sizeof(double) * src->nnodes);
+	ens->gain = MemoryContextAllocHuge(mcxt, sizeof(double) * nn);
+	memcpy(ens->gain, src->gain, sizeof(double) * src->nnodes);
+	if (src->nvalues > 1)
+	{
+		Size		nv = (Size) src->nleaves * src->nvalues;
+
+		ens->leaf_values = MemoryContextAllocHuge(mcxt, sizeof(double) * Max(nv, 1));
+		memcpy(ens->leaf_values, src->leaf_values, sizeof(double) * nv);
+	}
+	ens->base_score = MemoryContextAlloc(mcxt, sizeof(double) * src->noutputs);
+	memcpy(ens->base_score, src->base_score, sizeof(double) * src->noutputs);
+	return ens;
+}
+
+/*
+ * Move the training rows picked for validation (a seeded fraction, by row
+ * position, which the load keeps stable) out of ds->Xtrain into their own
+ * matrix; the remaining rows are compacted in place, column after column
+ * (each write lands at or before its read, so nothing is overwritten
+ * before it is moved).
+ */
+static int64
+split_validation(Dataset *ds, double fraction, uint64 seed, double **Xval, double **yval)
+{
+	int64		n = ds->ntrain;
+	int			p = ds->p;
+	bool	   *is_val = palloc(sizeof(bool) * Max(n, 1));
+	int64		nval = 0;
+	int64		nfit;
+	double	   *xv;
+	double	   *yv;
+
+	for (int64 r = 0; r < n; r++)
+	{
+		uint64		h = hash_bytes_uint32_extended((uint32) r, seed) ^ ((uint64) (r >> 32) << 7);
+
+		is_val[r] = (double) (h >> 11) * (1.0 / 9007199254740992.0) < fraction;
+		nval += is_val[r];
+	}
+	nfit = n - nval;
+	if (nval == 0 || nfit == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("early stopping needs validation rows: %lld training rows at validation_fraction %g leave %lld",
+						(long long) n, fraction, (long long) nval),
+				 errhint("Raise validation_fraction, use more rows, or leave early_stopping_rounds out.")));
+	xv = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * nval * Max(p, 1));
+	yv = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * nval);
+	for (int j = 0; j < p; j++)
+	{
+		const double *src = ds->Xtrain + (Size) j * n;
+		double	   *dst = ds->Xtrain + (Size) j * nfit;
+		int64		kf = 0;
+		int64		kv = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int64 r = 0; r < n; r++)
+		{
+			if (is_val[r])
+				xv[(Size) j * nval + kv++] = src[r];
+			else
+				dst[kf++] = src[r];
+		}
+	}
+	{
+		int64		kf = 0;
+		int64		kv = 0;
+
+		for (int64 r = 0; r < n; r++)
+		{
+			if (is_val[r])
+				yv[kv++] = ds->ytrain[r];
+			else
+				ds->ytrain[kf++] = ds->ytrain[r];
+		}
+	}
+	pfree(is_val);
+	ds->ntrain = nfit;
+	*Xval = xv;
+	*yval = yv;
+	return nval;
+}
+
+/*
+ * gbdt and random_forest: bin the training rows once, grow the ensemble,
+ * keep it in the model.  The objective follows the task and the number of
+ * classes (XGBoost's binary:logistic for two, multi:softprob for more,
+ * unless multi:softprob was asked for two).
+ */
+static void
+fit_trees(TrainRun *run, Dataset *ds, double *row)
+{
+	Model	   *model = run->model;
+	bool		classify = run->task == TASK_CLASSIFICATION;
+	int			K = classify ? model->nclasses : 0;
+	TreeBins   *bins;
+	TreeEnsemble *ens;
+	double	   *Xval = NULL;
+	double	   *yval = NULL;
+	int64		nval = 0;
+
+	if (classify && run->hp.tree_task == TREE_TASK_BINARY && K != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("objective binary:logistic needs two classes, but \"%s\" has %d",
+						run->target, K),
+				 errhint("Use multi:softprob, or leave objective out.")));
+	if (run->algorithm == ALGO_GBDT && run->hp.early_stopping_rounds > 0)
+		nval = split_validation(ds, run->hp.validation_fraction,
+								(uint64) (uint32) run->seed, &Xval, &yval);
+
+	bins = TreeBinsBuild(ds->Xtrain, ds->ntrain, ds->p, run->hp.max_bin);
+	if (run->algorithm == ALGO_GBDT)
+	{
+		GbdtOptions opts;
+		GbdtFitInfo info;
+
+		GbdtDefaultOptions(&opts);
+		if (!classify)
+		{
+			opts.objective = TREE_SQUARED_ERROR;
+			run->hp.tree_task = TREE_TASK_REGRESSION;
+		}
+		else if (K == 2 && run->hp.tree_task != TREE_TASK_MULTICLASS)
+		{
+			opts.objective = TREE_LOGISTIC;
+			run->hp.tree_task = TREE_TASK_BINARY;
+		}
+		else
+		{
+			opts.objective = TREE_SOFTMAX;
+			run->hp.tree_task = TREE_TASK_MULTICLASS;
+		}
+		opts.nclasses = K;
+		opts.n_estimators = run->hp.n_estimators;
+		opts.max_depth = run->hp.max_depth;
+		opts.learning_rate = run->hp.learning_rate;
+		opts.min_child_weight = run->hp.min_child_weight;
+		opts.reg_lambda = run->hp.reg_lambda;
+		opts.gamma = run->hp.gamma;
+		opts.subsample = run->hp.subsample;
+		opts.colsample_bytree = run->hp.colsample_bytree;
+		opts.early_stopping_rounds = run->hp.early_stopping_rounds;
+		opts.seed = (uint64) (uint32) run->seed;
+		ens = GbdtFit(bins, ds->ytrain, &opts, Xval, nval, yval, &info);
+		MetricNumber(run, "n_rounds", info.n_rounds);
+		if (opts.early_stopping_rounds > 0)
+		{
+			MetricNumber(run, "best_round", info.best_round);
+			MetricNumber(run, "best_validation_loss", info.best_valid_loss);
+			MetricNumber(run, "validation_rows", (double) nval);
+		}
+	}
+	else
+	{
+		ForestOptions opts;
+
+		ForestDefaultOptions(&opts);
+		opts.nclasses = K;
+		opts.n_estimators = run->hp.n_estimators;
+		opts.max_depth = run->hp.max_depth;
+		opts.min_samples_leaf = run->hp.min_samples_leaf;
+		opts.max_features = MaxFeaturesFraction(&run->hp, ds->p, classify);
+		if (run->hp.max_features == MAX_FEATURES_UNSET)
+			run->hp.max_features = classify ? MAX_FEATURES_SQRT : 1.0;
+		run->hp.tree_task = classify ? TREE_TASK_MULTICLASS : TREE_TASK_REGRESSION;
+		opts.bootstrap = run->hp.bootstrap;
+		opts.seed = (uint64) (uint32) run->seed;
+		ens = ForestFit(bins, ds->ytrain, &opts);
+	}
+	model->trees = copy_trees(ens, model->mcxt);
+	MetricNumber(run, "n_trees", ens->ntrees);
+	MetricNumber(run, "n_nodes", ens->nnodes);
+	if (classify)
+		classification_metrics(run, ds, row);
+	else
+		regression_metrics(run, ds, row);
+}
+
 static void
 fit_least_squares(TrainRun *run, Dataset *ds, double *row)
 {
@@ -457,6 +654,10 @@ FitInMemory(TrainRun *run)
 			break;
 		case ALGO_PCA:
 			fit_pca(run, ds, row);
+			break;
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
+			fit_trees(run, ds, row);
 			break;
 	}
 	INSTR_TIME_SET_CURRENT(t1);

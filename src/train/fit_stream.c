@@ -22,6 +22,7 @@
 #include "algorithms/naivebayes.h"
 #include "algorithms/pca.h"
 #include "core/model.h"
+#include "core/preprocess.h"
 #include "miscadmin.h"
 #include "train/train_internal.h"
 

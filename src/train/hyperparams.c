@@ -25,12 +25,17 @@ typedef enum HpKind
 	HP_BOOL,
 	HP_NUMBER,
 	HP_INT,
-	HP_IMPUTE
+	HP_IMPUTE,
+	HP_INT_OR_NULL,				/* null stores 0 */
+	HP_MAX_FEATURES,
+	HP_OBJECTIVE,				/* gbdt: XGBoost's objective names */
+	HP_CRITERION				/* random_forest: sklearn's criterion names */
 } HpKind;
 
 #define A(x) (1 << (x))
 #define LINEAR_FAMILY (A(ALGO_LINEAR) | A(ALGO_RIDGE) | A(ALGO_ELASTIC_NET) | A(ALGO_LOGISTIC))
-#define ALL (LINEAR_FAMILY | A(ALGO_NAIVE_BAYES) | A(ALGO_KMEANS) | A(ALGO_PCA))
+#define TREES (A(ALGO_GBDT) | A(ALGO_RANDOM_FOREST))
+#define ALL (LINEAR_FAMILY | A(ALGO_NAIVE_BAYES) | A(ALGO_KMEANS) | A(ALGO_PCA) | TREES)
 
 typedef struct HpSpec
 {
@@ -57,6 +62,23 @@ static const HpSpec specs[] = {
 	{"standardize", HP_BOOL, offsetof(HyperParams, standardize),
 	A(ALGO_RIDGE) | A(ALGO_ELASTIC_NET) | A(ALGO_LOGISTIC) | A(ALGO_KMEANS) | A(ALGO_PCA), 0, false, 0},
 	{"impute", HP_IMPUTE, offsetof(HyperParams, impute), ALL, 0, false, 0},
+	{"n_estimators", HP_INT, offsetof(HyperParams, n_estimators), TREES, 1, false, 1e6},
+	{"max_depth", HP_INT, offsetof(HyperParams, max_depth), A(ALGO_GBDT), 1, false, 30},
+	{"max_depth", HP_INT_OR_NULL, offsetof(HyperParams, max_depth), A(ALGO_RANDOM_FOREST), 1, false, 60},
+	{"max_bin", HP_INT, offsetof(HyperParams, max_bin), TREES, 2, false, 256},
+	{"learning_rate", HP_NUMBER, offsetof(HyperParams, learning_rate), A(ALGO_GBDT), 0, true, INFINITY},
+	{"min_child_weight", HP_NUMBER, offsetof(HyperParams, min_child_weight), A(ALGO_GBDT), 0, false, INFINITY},
+	{"reg_lambda", HP_NUMBER, offsetof(HyperParams, reg_lambda), A(ALGO_GBDT), 0, false, INFINITY},
+	{"gamma", HP_NUMBER, offsetof(HyperParams, gamma), A(ALGO_GBDT), 0, false, INFINITY},
+	{"subsample", HP_NUMBER, offsetof(HyperParams, subsample), A(ALGO_GBDT), 0, true, 1},
+	{"colsample_bytree", HP_NUMBER, offsetof(HyperParams, colsample_bytree), A(ALGO_GBDT), 0, true, 1},
+	{"early_stopping_rounds", HP_INT_OR_NULL, offsetof(HyperParams, early_stopping_rounds), A(ALGO_GBDT), 1, false, 1e6},
+	{"validation_fraction", HP_NUMBER, offsetof(HyperParams, validation_fraction), A(ALGO_GBDT), 0, true, 0.5},
+	{"max_features", HP_MAX_FEATURES, offsetof(HyperParams, max_features), A(ALGO_RANDOM_FOREST), 0, true, 1e6},
+	{"min_samples_leaf", HP_INT, offsetof(HyperParams, min_samples_leaf), A(ALGO_RANDOM_FOREST), 1, false, 1e9},
+	{"objective", HP_OBJECTIVE, offsetof(HyperParams, tree_task), A(ALGO_GBDT), 0, false, 0},
+	{"criterion", HP_CRITERION, offsetof(HyperParams, tree_task), A(ALGO_RANDOM_FOREST), 0, false, 0},
+	{"bootstrap", HP_BOOL, offsetof(HyperParams, bootstrap), A(ALGO_RANDOM_FOREST), 0, false, 0},
 };
 
 const char *
@@ -72,6 +94,8 @@ ImputeName(ImputeStrategy strategy)
 			return "most_frequent";
 		case IMPUTE_ERROR:
 			return "error";
+		case IMPUTE_NONE:
+			return "none";
 	}
 	return "mean";
 }
@@ -93,7 +117,8 @@ set_defaults(AlgorithmId algorithm, HyperParams *hp)
 {
 	memset(hp, 0, sizeof(*hp));
 	hp->intercept = true;
-	hp->impute = IMPUTE_MEAN;
+	hp->impute = (algorithm == ALGO_GBDT || algorithm == ALGO_RANDOM_FOREST) ?
+		IMPUTE_NONE : IMPUTE_MEAN;
 	hp->standardize = algorithm == ALGO_RIDGE || algorithm == ALGO_ELASTIC_NET ||
 		algorithm == ALGO_LOGISTIC || algorithm == ALGO_KMEANS;
 	hp->alpha = 1.0;
@@ -106,6 +131,41 @@ set_defaults(AlgorithmId algorithm, HyperParams *hp)
 	hp->n_clusters = 8;
 	hp->n_init = 10;
 	hp->n_components = 0;
+	hp->n_estimators = 100;
+	hp->max_depth = algorithm == ALGO_GBDT ? 6 : 0;
+	hp->max_bin = 256;
+	hp->learning_rate = 0.3;
+	hp->min_child_weight = 1.0;
+	hp->reg_lambda = 1.0;
+	hp->gamma = 0.0;
+	hp->subsample = 1.0;
+	hp->colsample_bytree = 1.0;
+	hp->early_stopping_rounds = 0;
+	hp->validation_fraction = 0.1;
+	hp->max_features = MAX_FEATURES_UNSET;
+	hp->min_samples_leaf = 1;
+	hp->bootstrap = true;
+}
+
+double
+MaxFeaturesFraction(const HyperParams *hp, int p, bool classification)
+{
+	double		m = hp->max_features;
+	double		count;
+
+	if (p <= 0)
+		return 1.0;
+	if (m == MAX_FEATURES_UNSET)
+		m = classification ? MAX_FEATURES_SQRT : 1.0;
+	if (m == MAX_FEATURES_SQRT)
+		count = Max(1.0, floor(sqrt((double) p)));
+	else if (m == MAX_FEATURES_LOG2)
+		count = Max(1.0, floor(log2((double) p)));
+	else if (m <= 1.0)
+		return m;
+	else
+		count = Min(m, (double) p);
+	return count / p;
 }
 
 static double
@@ -205,6 +265,81 @@ HyperParamsParse(AlgorithmId algorithm, Jsonb *json, HyperParams *hp)
 					*(int *) field = (int) x;
 				}
 				break;
+			case HP_INT_OR_NULL:
+				if (v.type == jbvNull)
+				{
+					*(int *) field = 0;
+					break;
+				}
+				{
+					double		x = number_value(key, &v);
+
+					if (x != floor(x))
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("hyperparameter \"%s\" must be an integer or null", key)));
+					check_range(spec, x);
+					*(int *) field = (int) x;
+				}
+				break;
+			case HP_MAX_FEATURES:
+				if (v.type == jbvNull)
+					*(double *) field = 1.0;
+				else if (v.type == jbvString)
+				{
+					char	   *s = pnstrdup(v.val.string.val, v.val.string.len);
+
+					if (strcmp(s, "sqrt") == 0)
+						*(double *) field = MAX_FEATURES_SQRT;
+					else if (strcmp(s, "log2") == 0)
+						*(double *) field = MAX_FEATURES_LOG2;
+					else
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("unknown max_features \"%s\"", s),
+								 errhint("Use \"sqrt\", \"log2\", a fraction in (0, 1], a whole number of features, or null for all.")));
+				}
+				else
+				{
+					double		x = number_value(key, &v);
+
+					check_range(spec, x);
+					if (x > 1 && x != floor(x))
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("hyperparameter \"max_features\" must be a fraction in (0, 1] or a whole number of features"),
+								 errhint("For example 0.5, 8, \"sqrt\" or null.")));
+					*(double *) field = x;
+				}
+				break;
+			case HP_OBJECTIVE:
+			case HP_CRITERION:
+				{
+					char	   *s;
+					bool		gbdt = spec->kind == HP_OBJECTIVE;
+
+					if (v.type != jbvString)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("hyperparameter \"%s\" must be a string", key)));
+					s = pnstrdup(v.val.string.val, v.val.string.len);
+					if (strcmp(s, gbdt ? "reg:squarederror" : "squared_error") == 0)
+						hp->tree_task = TREE_TASK_REGRESSION;
+					else if (gbdt && strcmp(s, "binary:logistic") == 0)
+						hp->tree_task = TREE_TASK_BINARY;
+					else if (gbdt && (strcmp(s, "multi:softprob") == 0 ||
+									  strcmp(s, "multi:softmax") == 0))
+						hp->tree_task = TREE_TASK_MULTICLASS;
+					else if (!gbdt && strcmp(s, "gini") == 0)
+						hp->tree_task = TREE_TASK_MULTICLASS;
+					else
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("unknown %s \"%s\"", key, s),
+								 errhint(gbdt ? "One of reg:squarederror, binary:logistic, multi:softprob." :
+										 "One of gini (classification), squared_error (regression).")));
+				}
+				break;
 			case HP_IMPUTE:
 				{
 					char	   *s;
@@ -213,7 +348,7 @@ HyperParamsParse(AlgorithmId algorithm, Jsonb *json, HyperParams *hp)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("hyperparameter \"impute\" must be a string"),
-								 errhint("One of mean, median, most_frequent, error.")));
+								 errhint("One of mean, median, most_frequent, error; and none for gbdt and random_forest.")));
 					s = pnstrdup(v.val.string.val, v.val.string.len);
 					if (strcmp(s, "mean") == 0)
 						hp->impute = IMPUTE_MEAN;
@@ -223,11 +358,20 @@ HyperParamsParse(AlgorithmId algorithm, Jsonb *json, HyperParams *hp)
 						hp->impute = IMPUTE_MOST_FREQUENT;
 					else if (strcmp(s, "error") == 0)
 						hp->impute = IMPUTE_ERROR;
+					else if (strcmp(s, "none") == 0)
+					{
+						if (!(A(algorithm) & TREES))
+							ereport(ERROR,
+									(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+									 errmsg("imputation \"none\" needs an algorithm that handles missing values"),
+									 errhint("Only gbdt and random_forest route missing values themselves; choose mean, median, most_frequent or error.")));
+						hp->impute = IMPUTE_NONE;
+					}
 					else
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("unknown imputation strategy \"%s\"", s),
-								 errhint("One of mean, median, most_frequent, error.")));
+								 errhint("One of mean, median, most_frequent, error; and none for gbdt and random_forest.")));
 				}
 				break;
 		}
@@ -268,6 +412,35 @@ HyperParamsJson(AlgorithmId algorithm, const HyperParams *hp)
 				break;
 			case HP_IMPUTE:
 				appendStringInfo(&buf, "\"%s\"", ImputeName(hp->impute));
+				break;
+			case HP_INT_OR_NULL:
+				if (*(const int *) field == 0)
+					appendStringInfoString(&buf, "null");
+				else
+					appendStringInfo(&buf, "%d", *(const int *) field);
+				break;
+			case HP_OBJECTIVE:
+				appendStringInfoString(&buf,
+									   hp->tree_task == TREE_TASK_REGRESSION ? "\"reg:squarederror\"" :
+									   hp->tree_task == TREE_TASK_BINARY ? "\"binary:logistic\"" :
+									   hp->tree_task == TREE_TASK_MULTICLASS ? "\"multi:softprob\"" : "null");
+				break;
+			case HP_CRITERION:
+				appendStringInfoString(&buf,
+									   hp->tree_task == TREE_TASK_REGRESSION ? "\"squared_error\"" :
+									   hp->tree_task == TREE_TASK_UNSET ? "null" : "\"gini\"");
+				break;
+			case HP_MAX_FEATURES:
+				{
+					double		m = *(const double *) field;
+
+					if (m == MAX_FEATURES_SQRT || m == MAX_FEATURES_UNSET)
+						appendStringInfoString(&buf, "\"sqrt\"");
+					else if (m == MAX_FEATURES_LOG2)
+						appendStringInfoString(&buf, "\"log2\"");
+					else
+						appendStringInfo(&buf, "%.17g", m);
+				}
 				break;
 		}
 	}

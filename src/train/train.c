@@ -173,6 +173,25 @@ auto_algorithm(TrainRun *run, bool project_exists, TaskKind project_task, Oid ta
 	return ALGO_LINEAR;
 }
 
+/*
+ * Trees fit either task.  XGBoost's objective (or sklearn's criterion)
+ * says which when given; else an existing project's task; else the
+ * target's type: numbers are regressed, anything else is classified.
+ */
+static TaskKind
+tree_task(TrainRun *run, TaskKind project_task, Oid target_type)
+{
+	if (run->hp.tree_task == TREE_TASK_REGRESSION)
+		return TASK_REGRESSION;
+	if (run->hp.tree_task != TREE_TASK_UNSET)
+		return TASK_CLASSIFICATION;
+	if (project_task == TASK_REGRESSION || project_task == TASK_CLASSIFICATION)
+		return project_task;
+	if (OidIsValid(target_type) && TypeIsNumericFeature(target_type))
+		return TASK_REGRESSION;
+	return TASK_CLASSIFICATION;
+}
+
 static bool
 deploy_after_training(TrainRun *run, ProjectInfo *project, int64 model_id, int version)
 {
@@ -226,6 +245,8 @@ fit(TrainRun *run)
 		case ALGO_ELASTIC_NET:
 		case ALGO_LOGISTIC:
 		case ALGO_KMEANS:
+		case ALGO_GBDT:
+		case ALGO_RANDOM_FOREST:
 			FitInMemory(run);
 			break;
 	}
@@ -274,7 +295,7 @@ aifactory_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown algorithm \"%s\"", algorithm_name),
-				 errhint("Known algorithms: auto, linear, ridge, elastic_net, logistic, naive_bayes, kmeans, pca.")));
+				 errhint("Known algorithms: auto, linear, ridge, elastic_net, logistic, naive_bayes, gbdt, random_forest, kmeans, pca.")));
 
 	run.test_size = PG_ARGISNULL(6) ? 0.25 : PG_GETARG_FLOAT8(6);
 	if (!(run.test_size >= 0.0 && run.test_size < 1.0))
@@ -313,6 +334,9 @@ aifactory_train(PG_FUNCTION_ARGS)
 		run.algorithm = auto_algorithm(&run, project_exists, project_exists ? project.task : 0,
 									   target_type);
 	run.task = AlgorithmTask(run.algorithm);
+	HyperParamsParse(run.algorithm, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &run.hp);
+	if (run.task == 0)
+		run.task = tree_task(&run, project_exists ? project.task : 0, target_type);
 	if (project_exists && project.task != run.task)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -333,7 +357,6 @@ aifactory_train(PG_FUNCTION_ARGS)
 	/* clustering and decomposition fit every row, as scikit-learn's fit(X) */
 	if (run.task == TASK_CLUSTERING || run.task == TASK_DECOMPOSITION)
 		run.test_size = 0;
-	HyperParamsParse(run.algorithm, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &run.hp);
 
 	run.model->algorithm = run.algorithm;
 	run.model->task = run.task;

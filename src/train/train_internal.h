@@ -58,7 +58,6 @@ extern void ResolveColumns(TrainRun *run, TupleDesc desc, ArrayType *features);
 extern void LayoutDesign(TrainRun *run);
 extern void ApplyProfile(TrainRun *run, PassState *st, bool levels);
 extern void ApplyClasses(TrainRun *run, LevelDict *d);
-extern char *DesignColumnName(const Model *model, int j);
 extern bool HasCategoricalFeatures(const Model *model);
 
 /* train.c */

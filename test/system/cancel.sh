@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Long fits are interruptible: k-means, multinomial logistic regression, elastic net and the
-# least-squares refinement scans, each started in one session and cancelled from another
+# Long fits are interruptible: k-means, multinomial logistic regression, elastic net, gbdt,
+# random_forest and the least-squares refinement scans, each started in one session and cancelled from another
 # (pg_cancel_backend) while the algorithm runs, end with SQLSTATE 57014 within BOUND seconds
 # of the cancel (the design target is one second; the measured latency is printed); the
 # same backend then trains again, and nothing was registered.  Also statement_timeout.
@@ -71,6 +71,11 @@ LR_ONCE="aifactory.train('c_lr', 'lr', 'label', 'logistic', '{\"max_iter\": 1}',
 EN="aifactory.train('c_en', 'en', 'y', 'elastic_net', '{\"alpha\": 1e-6, \"tol\": 0, \"max_iter\": 1000000000}', seed => 1)"
 EN_ONCE="aifactory.train('c_en', 'en', 'y', 'elastic_net', '{\"alpha\": 1e-6, \"max_iter\": 1}', seed => 1)"
 POLY="aifactory.train('c_poly', 'SELECT x, x2, x3, x4, x5, x6, x7, x8, x9, y FROM poly CROSS JOIN generate_series(1, 40) g', 'y', 'linear', seed => 1)"
+GB="aifactory.train('c_gb', 'lr', 'label', 'gbdt', '{\"n_estimators\": 1000000, \"max_depth\": 8}', seed => 1)"
+GB_ONCE="aifactory.train('c_gb', 'lr', 'label', 'gbdt', '{\"n_estimators\": 1, \"max_depth\": 8}', seed => 1)"
+RF="aifactory.train('c_rf', 'lr', 'label', 'random_forest', '{\"n_estimators\": 1000000}', seed => 1)"
+RF_ONCE="aifactory.train('c_rf', 'lr', 'label', 'random_forest', '{\"n_estimators\": 1}', seed => 1)"
+SMALL_GB="aifactory.train('c_small', 'SELECT a1, a2, label FROM lr LIMIT 500', 'label', 'gbdt', '{\"n_estimators\": 5}', seed => 1)"
 SMALL_KM="aifactory.train('c_small', 'SELECT a1, a2 FROM km LIMIT 500', NULL, 'kmeans', '{\"n_clusters\": 3}', seed => 1)"
 SMALL_LR="aifactory.train('c_small', 'SELECT a1, a2, label % 2 AS label FROM lr LIMIT 500', 'label', 'logistic', seed => 1)"
 SMALL_EN="aifactory.train('c_small', 'SELECT a1, a2, y FROM en LIMIT 500', 'y', 'elastic_net', seed => 1)"
@@ -204,8 +209,11 @@ in_iterations() {
 run_case kmeans cancel "$KM" "$SMALL_KM" "$(in_iterations kmeans "$KM_ONCE")"
 run_case logistic cancel "$LR" "$SMALL_LR" "$(in_iterations logistic "$LR_ONCE")"
 run_case elastic_net cancel "$EN" "$SMALL_EN" "$(in_iterations elastic_net "$EN_ONCE")"
+run_case gbdt cancel "$GB" "$SMALL_GB" "$(in_iterations gbdt "$GB_ONCE")"
+run_case random_forest cancel "$RF" "$SMALL_GB" "$(in_iterations random_forest "$RF_ONCE")"
 run_case refinement refine "$POLY" "$SMALL_LIN" 0
 run_case kmeans_timeout timeout "$KM" "$SMALL_KM" "$(in_iterations kmeans "$KM_ONCE")"
 run_case logistic_timeout timeout "$LR" "$SMALL_LR" "$(in_iterations logistic "$LR_ONCE")"
+run_case gbdt_timeout timeout "$GB" "$SMALL_GB" "$(in_iterations gbdt "$GB_ONCE")"
 
 echo "cancel ok"

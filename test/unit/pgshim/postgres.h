@@ -52,6 +52,12 @@ extern void *palloc0(Size size);
 extern void *repalloc(void *pointer, Size size);
 extern void pfree(void *pointer);
 
+/* palloc_extended flags (utils/palloc.h); HUGE lifts the 1 GB limit. */
+#define MCXT_ALLOC_HUGE		0x01
+#define MCXT_ALLOC_NO_OOM	0x02
+#define MCXT_ALLOC_ZERO		0x04
+extern void *palloc_extended(Size size, int flags);
+
 /* Error levels, in PostgreSQL's order. */
 #define DEBUG1		14
 #define LOG			15

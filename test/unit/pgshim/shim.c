@@ -54,6 +54,26 @@ palloc0(Size size)
 	return p;
 }
 
+/* palloc with flags; MCXT_ALLOC_HUGE allows more than MaxAllocSize. */
+void *
+palloc_extended(Size size, int flags)
+{
+	void	   *p;
+
+	if (!(flags & MCXT_ALLOC_HUGE) && size > (Size) 0x3fffffff)
+	{
+		fprintf(stderr, "pgshim: invalid memory alloc request size %zu\n", size);
+		exit(2);
+	}
+	p = malloc(size > 0 ? size : 1);
+	if (p == NULL && (flags & MCXT_ALLOC_NO_OOM))
+		return NULL;
+	ShimCheckAlloc(p, size);
+	if (flags & MCXT_ALLOC_ZERO)
+		memset(p, 0, size);
+	return p;
+}
+
 void *
 repalloc(void *pointer, Size size)
 {
