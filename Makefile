@@ -17,12 +17,15 @@ OBJS = \
 	src/algorithms/lsq.o \
 	src/algorithms/naivebayes.o \
 	src/algorithms/pca.o \
+	src/algorithms/search.o \
 	src/algorithms/treebins.o \
 	src/algorithms/treebuild.o \
 	src/algorithms/trees.o \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
+	src/jobs/jobs.o \
+	src/jobs/worker.o \
 	src/registry/cache.o \
 	src/registry/registry.o \
 	src/registry/deploy.o \
@@ -40,7 +43,10 @@ OBJS = \
 	src/train/train.o \
 	src/predict/evaluate.o \
 	src/predict/explain.o \
-	src/predict/predict.o
+	src/predict/predict.o \
+	src/tune/space.o \
+	src/tune/trial.o \
+	src/tune/tune.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 

@@ -79,6 +79,36 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.deployments_id_seq', '')
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.audit_log_id_seq', '');
 
+-- Hyperparameter searches: one row per trial of every tune() call, written
+-- by the trial workers in their own transactions (so a search can be
+-- watched while it runs) as the extension's owner.
+CREATE SEQUENCE @extschema@.trials_search_id_seq;
+CREATE TABLE @extschema@.trials (
+    search_id   bigint NOT NULL,
+    project     text NOT NULL,
+    trial       integer NOT NULL,
+    algorithm   text NOT NULL,
+    strategy    text NOT NULL,
+    metric      text NOT NULL,
+    params      jsonb NOT NULL,
+    rung        integer NOT NULL DEFAULT 0,
+    resource    integer,
+    fold_scores double precision[],
+    mean_score  double precision,
+    std_score   double precision,
+    state       text NOT NULL
+                CHECK (state IN ('running', 'complete', 'pruned', 'failed')),
+    seconds     double precision,
+    worker      integer,
+    error       text,
+    started     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    finished    timestamptz,
+    PRIMARY KEY (search_id, trial)
+);
+COMMENT ON TABLE @extschema@.trials IS 'One row per trial of a hyperparameter search (tune): its hyperparameters, cross-validation fold scores, mean and standard deviation, state, time and worker.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.trials', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.trials_search_id_seq', '');
+
 -- A change to deployments invalidates every backend's project -> model
 -- cache when (and only when) the change commits.
 CREATE FUNCTION @extschema@._deployments_changed() RETURNS trigger
@@ -181,6 +211,28 @@ CREATE FUNCTION @extschema@.train(
     AS 'MODULE_PATHNAME', 'aifactory_train';
 COMMENT ON FUNCTION @extschema@.train(text, text, text, text, jsonb, text[], double precision, integer, text) IS
     'Train a model (linear, ridge, elastic_net, logistic, naive_bayes, gbdt, random_forest, kmeans, pca or auto) on a table, view or SELECT, register it as the next version and deploy it per the deploy strategy (best, latest, none); target is NULL for kmeans and pca.';
+
+CREATE FUNCTION @extschema@.tune(
+        project      text,
+        source       text,
+        target       text,
+        algorithm    text,
+        search_space jsonb,
+        strategy     text DEFAULT 'random',
+        trials       integer DEFAULT 20,
+        folds        integer DEFAULT 5,
+        metric       text DEFAULT NULL,
+        workers      integer DEFAULT NULL,
+        test_size    double precision DEFAULT 0.25,
+        seed         integer DEFAULT NULL,
+        deploy       text DEFAULT 'best',
+        hyperparams  jsonb DEFAULT '{}')
+    RETURNS TABLE (project text, version integer, algorithm text, metrics jsonb, deployed boolean,
+                   best_params jsonb)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_tune';
+COMMENT ON FUNCTION @extschema@.tune(text, text, text, text, jsonb, text, integer, integer, text, integer, double precision, integer, text, jsonb) IS
+    'Search hyperparameters (grid, random, tpe or halving) by k-fold cross-validation on the training split, trials in parallel background workers (trials table), then train the best configuration on the whole training split and register and deploy it like train().';
 
 ---------------------------------------------------------------------------
 -- Functions: prediction.  STABLE (the deployed model may change between
@@ -412,6 +464,109 @@ LEFT JOIN @extschema@.models m ON m.id OPERATOR(pg_catalog.=) d.model_id;
 COMMENT ON VIEW @extschema@.overview IS 'One row per project: deployed version, algorithm, key metric, when trained, rows, drift status.';
 
 ---------------------------------------------------------------------------
+-- Jobs: train_async() and tune_async() run train() or tune() in a dynamic
+-- background worker, as the submitting role.  job_runs is user data
+-- (pg_dump keeps it), readable by everyone like the registry, and written
+-- only by the functions and the job's worker, as the extension's owner.
+---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.job_runs (
+    id             bigserial PRIMARY KEY,
+    kind           text NOT NULL CHECK (kind IN ('train', 'tune')),
+    status         text NOT NULL DEFAULT 'queued'
+                   CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    progress       double precision NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+    phase          text,
+    submitted_by   regrole NOT NULL,
+    submitted      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started        timestamptz,
+    finished       timestamptz,
+    error          text,
+    sqlstate       text,
+    project        text,
+    version        integer,
+    args           jsonb NOT NULL,
+    settings       jsonb NOT NULL DEFAULT '{}',
+    worker_pid     integer,
+    worker_started timestamptz
+);
+CREATE INDEX job_runs_active_idx ON @extschema@.job_runs (id)
+    WHERE status IN ('queued', 'running');
+COMMENT ON TABLE @extschema@.job_runs IS 'One row per background job; read the jobs view, which also tells jobs whose worker died.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.job_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.job_runs_id_seq', '');
+
+CREATE FUNCTION @extschema@._jobs()
+    RETURNS TABLE (id bigint, kind text, status text, progress double precision, phase text,
+                   submitted_by regrole, submitted timestamptz, started timestamptz,
+                   finished timestamptz, error text, sqlstate text, project text,
+                   version integer, args jsonb, pid integer)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_jobs';
+COMMENT ON FUNCTION @extschema@._jobs() IS 'Internal: the rows of the jobs view.';
+
+CREATE VIEW @extschema@.jobs AS
+SELECT id, kind, status, progress, phase, submitted_by, submitted, started, finished,
+       error, sqlstate, project, version, args, pid
+FROM @extschema@._jobs();
+COMMENT ON VIEW @extschema@.jobs IS 'Every background job of this database as it is now: status, live progress and phase, outcome; a queued or running job whose worker died reads failed.';
+
+CREATE FUNCTION @extschema@.train_async(
+        project     text,
+        source      text,
+        target      text,
+        algorithm   text DEFAULT 'auto',
+        hyperparams jsonb DEFAULT '{}',
+        features    text[] DEFAULT NULL,
+        test_size   double precision DEFAULT 0.25,
+        seed        integer DEFAULT NULL,
+        deploy      text DEFAULT 'best')
+    RETURNS bigint
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_train_async';
+COMMENT ON FUNCTION @extschema@.train_async(text, text, text, text, jsonb, text[], double precision, integer, text) IS
+    'Run train() with these arguments in a background worker, as the calling role, once this transaction commits; returns the job id at once.';
+
+CREATE FUNCTION @extschema@.tune_async(
+        project      text,
+        source       text,
+        target       text,
+        algorithm    text,
+        search_space jsonb,
+        strategy     text DEFAULT 'random',
+        trials       integer DEFAULT 20,
+        folds        integer DEFAULT 5,
+        metric       text DEFAULT NULL,
+        workers      integer DEFAULT NULL,
+        test_size    double precision DEFAULT 0.25,
+        seed         integer DEFAULT NULL,
+        deploy       text DEFAULT 'best',
+        hyperparams  jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_tune_async';
+COMMENT ON FUNCTION @extschema@.tune_async(text, text, text, text, jsonb, text, integer, integer, text, integer, double precision, integer, text, jsonb) IS
+    'Run tune() with these arguments in a background worker, as the calling role, once this transaction commits; returns the job id at once.';
+
+CREATE FUNCTION @extschema@.wait(job bigint, timeout interval DEFAULT NULL)
+    RETURNS @extschema@.jobs
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_wait';
+COMMENT ON FUNCTION @extschema@.wait(bigint, interval) IS
+    'Wait until a job has ended (or the timeout, if not NULL, has passed) and return its jobs row.';
+
+CREATE FUNCTION @extschema@.cancel(job bigint)
+    RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_cancel';
+COMMENT ON FUNCTION @extschema@.cancel(bigint) IS
+    'Cancel a queued or running job (its submitter, members of that role and superusers only); false if it had already ended.';
+
+REVOKE ALL ON @extschema@.job_runs FROM PUBLIC;
+GRANT SELECT ON @extschema@.job_runs, @extschema@.jobs TO PUBLIC;
+
+---------------------------------------------------------------------------
 -- Grants: the registry is read by everyone and written only through the
 -- functions, which check that the caller owns the project.
 ---------------------------------------------------------------------------
@@ -420,4 +575,6 @@ REVOKE ALL ON @extschema@.projects, @extschema@.models, @extschema@.deployments,
               @extschema@.audit_log FROM PUBLIC;
 GRANT SELECT ON @extschema@.projects, @extschema@.models, @extschema@.deployments,
                 @extschema@.audit_log, @extschema@.overview, @extschema@.model_metrics TO PUBLIC;
+REVOKE ALL ON @extschema@.trials FROM PUBLIC;
+GRANT SELECT ON @extschema@.trials TO PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;

@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "aifactory.h"
+#include "jobs/jobs.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -19,6 +20,7 @@ PG_MODULE_MAGIC;
 int			aif_blas_threads = 1;
 int			aif_train_memory = 1048576;	/* 1GB */
 int			aif_model_cache_size = 65536;
+int			aif_max_workers = 2;
 
 void		_PG_init(void);
 
@@ -61,6 +63,21 @@ _PG_init(void)
 							&aif_model_cache_size,
 							65536, 0, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/*
+	 * A cap on jobs, not on processes: each job's worker takes one of
+	 * max_worker_processes' slots from submission to its end, and waits,
+	 * queued, for one of these.  PGC_SUSET: the worker reads it from the
+	 * server, database and role settings, never from the submitter's
+	 * session, so only an administrator's setting can raise it.
+	 */
+	DefineCustomIntVariable("aifactory.max_workers",
+							"Background jobs (train_async, tune_async) that may run at once in the cluster; also tune()'s default number of workers.",
+							"Further jobs stay queued until a running one ends.",
+							&aif_max_workers,
+							2, 1, 1024,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("aifactory");

@@ -11,6 +11,7 @@
 extern int	aif_blas_threads;
 extern int	aif_train_memory;	/* kB (default 1GB); -1 means maintenance_work_mem */
 extern int	aif_model_cache_size;	/* kB */
+extern int	aif_max_workers;	/* trial workers of a search */
 
 /* Bytes that one training run may hold in memory. */
 extern Size AifTrainMemoryBytes(void);

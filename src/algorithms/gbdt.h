@@ -64,6 +64,9 @@ extern Size TreeBinsMemory(int64 n, int p, int max_bin);
 extern int64 TreeBinsRows(const TreeBins *bins);
 extern int	TreeBinsFeatures(const TreeBins *bins);
 
+/* Some rows of bins, with the same cuts (cross-validation folds). */
+extern TreeBins *TreeBinsSubset(const TreeBins *bins, const int64 *rows, int64 nrows);
+
 /* The bins as one flat block (for sharing), and a view over such a block. */
 extern void TreeBinsFlat(const TreeBins *bins, const void **data, Size *bytes);
 extern TreeBins *TreeBinsAttach(const void *data, Size bytes);

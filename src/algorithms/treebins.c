@@ -530,3 +530,63 @@ TreeBinsThreshold(const TreeBins *bins, int j, int b)
 {
 	return bins->bounds[bins->bound_start[j] + b + 1];
 }
+
+/*
+ * The rows rows[0 .. nrows-1] of bins (in that order) as a binned matrix
+ * of their own, with the same cuts: what cross-validation fits a fold on,
+ * without binning again.  The cuts were placed on all of bins' rows, so a
+ * fold's thresholds may sit where its own quantiles would not; the codes,
+ * and so every split a fold can choose, stay exact for its rows.
+ */
+TreeBins *
+TreeBinsSubset(const TreeBins *bins, const int64 *rows, int64 nrows)
+{
+	const TreeBinsHeader *src = bins->hdr;
+	TreeBinsHeader *hdr;
+	Size		bytes;
+	int			p = bins->p;
+	int			cb = bins->code_bytes;
+	char	   *block;
+
+	if (nrows < 1)
+		elog(ERROR, "a subset of tree bins needs at least one row");
+	{
+		TreeBinsHeader sizing;
+
+		memset(&sizing, 0, sizeof(sizing));
+		bytes = TreeBinsLayout(&sizing, nrows, p, src->nbounds, cb);
+	}
+	block = TreeAllocHuge(bytes);
+	hdr = (TreeBinsHeader *) block;
+	memcpy(hdr, src, sizeof(TreeBinsHeader));
+	hdr->nrows = nrows;
+	TreeBinsLayout(hdr, nrows, p, src->nbounds, cb);
+	/* everything before the codes (cuts, offsets) is the same */
+	memcpy(block + hdr->off_nbins, (const char *) src + src->off_nbins,
+		   src->off_codes - src->off_nbins);
+	for (int64 r = 0; r < nrows; r++)
+	{
+		int64		i = rows[r];
+
+		if (i < 0 || i >= bins->n)
+			elog(ERROR, "row %lld is not in the tree bins", (long long) i);
+		memcpy(block + hdr->off_codes + (Size) r * p * cb,
+			   (const char *) src + src->off_codes + (Size) i * p * cb, (Size) p * cb);
+		if ((r & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	for (int j = 0; j < p; j++)
+	{
+		char	   *dst = block + hdr->off_colcodes + (Size) j * nrows * cb;
+		const char *col = (const char *) src + src->off_colcodes + (Size) j * bins->n * cb;
+
+		if (cb == 1)
+			for (int64 r = 0; r < nrows; r++)
+				((uint8 *) dst)[r] = ((const uint8 *) col)[rows[r]];
+		else
+			for (int64 r = 0; r < nrows; r++)
+				((uint16 *) dst)[r] = ((const uint16 *) col)[rows[r]];
+		CHECK_FOR_INTERRUPTS();
+	}
+	return TreeBinsView(hdr);
+}

@@ -23,15 +23,17 @@
 
 #define SCHEMA "aifactory"
 
+/*
+ * The extension's owner, who owns the registry tables.  Looked up each
+ * time: writes are rare, and a cached value would outlive a DROP and
+ * CREATE EXTENSION by another role.
+ */
 static Oid
 registry_owner(void)
 {
-	static Oid	owner = InvalidOid;
 	int			rc;
 	bool		isnull;
 
-	if (OidIsValid(owner))
-		return owner;
 	rc = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension "
 					 "WHERE extname OPERATOR(pg_catalog.=) 'aifactory'", true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -39,18 +41,17 @@ registry_owner(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"aifactory\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION aifactory.")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	return owner;
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /*
  * Run a registry write as the extension's owner.  The caller has been
  * checked already; the statement is fixed text with parameters.
  */
-static int
-exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
-			  const char *nulls, int expect)
+int
+RegistryExecAsOwner(const char *sql, int nargs, Oid *types, Datum *values,
+					const char *nulls, int expect)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -174,7 +175,7 @@ RegistryCreateProject(const char *name, TaskKind task, ProjectInfo *project)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(TaskName(task));
 	values[2] = ObjectIdGetDatum(GetUserId());
-	exec_as_owner("INSERT INTO " SCHEMA ".projects (name, task, owner) "
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".projects (name, task, owner) "
 				  "VALUES ($1, $2, $3::pg_catalog.regrole) "
 				  "ON CONFLICT (name) DO NOTHING RETURNING id",
 				  3, types, values, NULL, SPI_OK_INSERT_RETURNING);
@@ -221,7 +222,7 @@ RegistryLockProject(const ProjectInfo *project)
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(project->id);
-	exec_as_owner("SELECT 1 FROM " SCHEMA ".projects WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	RegistryExecAsOwner("SELECT 1 FROM " SCHEMA ".projects WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 				  1, types, values, NULL, SPI_OK_SELECT);
 }
 
@@ -255,7 +256,7 @@ RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_
 	values[9] = PointerGetDatum(m->bytes);
 	values[10] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 
-	exec_as_owner("INSERT INTO " SCHEMA ".models (project_id, version, algorithm, hyperparams, "
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".models (project_id, version, algorithm, hyperparams, "
 				  "metrics, features, source, target, train_rows, fit_seconds, model, created_by) "
 				  "SELECT $1, COALESCE(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
 				  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11 "
@@ -366,7 +367,7 @@ RegistryDeploy(const ProjectInfo *project, int64 model_id, const char *strategy)
 	values[1] = Int64GetDatum(model_id);
 	values[2] = CStringGetTextDatum(strategy);
 	values[3] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	exec_as_owner("INSERT INTO " SCHEMA ".deployments (project_id, model_id, strategy, deployed_by) "
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".deployments (project_id, model_id, strategy, deployed_by) "
 				  "VALUES ($1, $2, $3, $4)",
 				  4, types, values, NULL, SPI_OK_INSERT);
 }
@@ -427,7 +428,7 @@ RegistryAudit(const char *action, const char *project, int version,
 		nulls[2] = 'n';
 	values[3] = JsonbPGetDatum(JsonbFromCString(detail_json ? detail_json : "{}"));
 	values[4] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	exec_as_owner("INSERT INTO " SCHEMA ".audit_log (action, project, version, detail, role) "
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".audit_log (action, project, version, detail, role) "
 				  "VALUES ($1, $2, $3, $4, $5)",
 				  5, types, values, nulls, SPI_OK_INSERT);
 }
@@ -439,7 +440,7 @@ RegistryDropModel(int64 model_id)
 	Datum		values[1];
 
 	values[0] = Int64GetDatum(model_id);
-	exec_as_owner("UPDATE " SCHEMA ".models SET status = 'dropped', model = NULL "
+	RegistryExecAsOwner("UPDATE " SCHEMA ".models SET status = 'dropped', model = NULL "
 				  "WHERE id OPERATOR(pg_catalog.=) $1",
 				  1, types, values, NULL, SPI_OK_UPDATE);
 }

@@ -76,6 +76,14 @@ extern void RegistryAudit(const char *action, const char *project, int version,
 						  const char *detail_json);
 
 extern Jsonb *JsonbFromCString(const char *json);
+
+/*
+ * A write to an aifactory table as the extension's owner (the caller has
+ * checked the right to make it): fixed SQL with parameters; SPI_execute's
+ * result code must be `expect`.
+ */
+extern int	RegistryExecAsOwner(const char *sql, int nargs, Oid *types, Datum *values,
+								const char *nulls, int expect);
 extern void RegistryModelVersion(int64 model_id, int *version, char **algorithm);
 
 #endif							/* AIF_REGISTRY_H */

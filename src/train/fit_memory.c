@@ -20,6 +20,7 @@
 #include "algorithms/naivebayes.h"
 #include "algorithms/pca.h"
 #include "core/blas.h"
+#include "jobs/jobs.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -469,12 +470,12 @@ split_validation(Dataset *ds, double fraction, uint64 seed, double **Xval, doubl
  * unless multi:softprob was asked for two).
  */
 static void
-fit_trees(TrainRun *run, Dataset *ds, double *row)
+fit_trees(TrainRun *run, Dataset *ds, double *row, const TreeBins *prebinned)
 {
 	Model	   *model = run->model;
 	bool		classify = run->task == TASK_CLASSIFICATION;
 	int			K = classify ? model->nclasses : 0;
-	TreeBins   *bins;
+	const TreeBins *bins;
 	TreeEnsemble *ens;
 	double	   *Xval = NULL;
 	double	   *yval = NULL;
@@ -487,10 +488,15 @@ fit_trees(TrainRun *run, Dataset *ds, double *row)
 						run->target, K),
 				 errhint("Use multi:softprob, or leave objective out.")));
 	if (run->algorithm == ALGO_GBDT && run->hp.early_stopping_rounds > 0)
+	{
+		/* the validation rows leave the training rows: bin what is left */
 		nval = split_validation(ds, run->hp.validation_fraction,
 								(uint64) (uint32) run->seed, &Xval, &yval);
+		prebinned = NULL;
+	}
 
-	bins = TreeBinsBuild(ds->Xtrain, ds->ntrain, ds->p, run->hp.max_bin);
+	bins = prebinned ? prebinned :
+		TreeBinsBuild(ds->Xtrain, ds->ntrain, ds->p, run->hp.max_bin);
 	if (run->algorithm == ALGO_GBDT)
 	{
 		GbdtOptions opts;
@@ -594,8 +600,39 @@ fit_pca(TrainRun *run, Dataset *ds, double *row)
 void
 FitInMemory(TrainRun *run)
 {
-	Model	   *model = run->model;
+	Dataset    *ds = FitLoadDataset(run);
+
+	JobReportProgress("fitting", 0.3);
+	FitDataset(run, ds, NULL);
+}
+
+/* The source loaded, split and imputed (dataset.c), for the fits below. */
+Dataset *
+FitLoadDataset(TrainRun *run)
+{
 	Dataset    *ds;
+	instr_time	t0;
+	instr_time	t1;
+
+	INSTR_TIME_SET_CURRENT(t0);
+	ds = load(run);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "loading the dataset: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
+	return ds;
+}
+
+/*
+ * Fit run's algorithm on the training rows of ds and measure it on its
+ * test rows (or training rows, without test rows), leaving the metrics in
+ * run->metrics.  ds is modified (standardized in place; for early stopping
+ * its training rows are compacted).  bins, when not NULL, is ds's training
+ * rows already binned with run->hp.max_bin (the trees then skip binning).
+ */
+void
+FitDataset(TrainRun *run, Dataset *ds, const TreeBins *bins)
+{
+	Model	   *model = run->model;
 	double	   *row;
 	double	   *center = NULL;
 	double	   *scale = NULL;
@@ -603,12 +640,7 @@ FitInMemory(TrainRun *run)
 	instr_time	t0;
 	instr_time	t1;
 
-	INSTR_TIME_SET_CURRENT(t0);
-	ds = load(run);
 	row = palloc(sizeof(double) * Max(ds->p, 1));
-	INSTR_TIME_SET_CURRENT(t1);
-	INSTR_TIME_SUBTRACT(t1, t0);
-	elog(DEBUG1, "loading the dataset: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
 	INSTR_TIME_SET_CURRENT(t0);
 	standardize = run->hp.standardize &&
 		(run->algorithm == ALGO_ELASTIC_NET || run->algorithm == ALGO_LOGISTIC ||
@@ -657,7 +689,7 @@ FitInMemory(TrainRun *run)
 			break;
 		case ALGO_GBDT:
 		case ALGO_RANDOM_FOREST:
-			fit_trees(run, ds, row);
+			fit_trees(run, ds, row, bins);
 			break;
 	}
 	INSTR_TIME_SET_CURRENT(t1);

@@ -378,6 +378,21 @@ HyperParamsParse(AlgorithmId algorithm, Jsonb *json, HyperParams *hp)
 	}
 }
 
+/* Is name a hyperparameter of algorithm?  Else an error listing the known ones. */
+void
+HyperParamCheckName(AlgorithmId algorithm, const char *name)
+{
+	for (int i = 0; i < lengthof(specs); i++)
+		if (strcmp(specs[i].name, name) == 0 && (specs[i].algorithms & A(algorithm)))
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown hyperparameter \"%s\" for algorithm %s", name,
+					AlgorithmName(algorithm)),
+			 errhint("Known hyperparameters of %s: %s.", AlgorithmName(algorithm),
+					 known_list(algorithm))));
+}
+
 /* The effective hyperparameters, defaults included, as stored with the model. */
 char *
 HyperParamsJson(AlgorithmId algorithm, const HyperParams *hp)

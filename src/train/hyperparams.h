@@ -76,6 +76,7 @@ extern double MaxFeaturesFraction(const HyperParams *hp, int p, bool classificat
 
 extern void HyperParamsParse(AlgorithmId algorithm, Jsonb *json, HyperParams *hp);
 extern char *HyperParamsJson(AlgorithmId algorithm, const HyperParams *hp);
+extern void HyperParamCheckName(AlgorithmId algorithm, const char *name);
 extern const char *ImputeName(ImputeStrategy strategy);
 
 #endif							/* AIF_HYPERPARAMS_H */

@@ -28,6 +28,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "jobs/jobs.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "registry/registry.h"
@@ -252,168 +253,208 @@ fit(TrainRun *run)
 	}
 }
 
+/*
+ * Everything a training run needs before it reads data: the arguments
+ * checked, the project looked up (and its owner checked), the source
+ * described, the algorithm and task chosen, the hyperparameters parsed,
+ * the columns resolved.  The caller has connected to SPI; the run's
+ * memory is a new context under parent (which must outlive SPI_finish),
+ * and is left current.  Shared by train() and tune().
+ */
+void
+TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext parent, ProjectInfo *project,
+		   bool *project_exists)
+{
+	TupleDesc	desc;
+	Oid			relid;
+	Oid			target_type = InvalidOid;
+	const char *algorithm_name;
+
+	if (args->project == NULL || args->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", args->project == NULL ? "project" : "source")));
+
+	memset(run, 0, sizeof(TrainRun));
+	run->project = args->project;
+	run->source = args->source;
+	run->target = args->target;
+	RegistryCheckProjectName(run->project);
+	algorithm_name = args->algorithm ? args->algorithm : "auto";
+	if (strcmp(algorithm_name, "auto") != 0 && !AlgorithmFromName(algorithm_name, &run->algorithm))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown algorithm \"%s\"", algorithm_name),
+				 errhint("Known algorithms: auto, linear, ridge, elastic_net, logistic, naive_bayes, gbdt, random_forest, kmeans, pca.")));
+
+	run->test_size = args->test_size_null ? 0.25 : args->test_size;
+	if (!(run->test_size >= 0.0 && run->test_size < 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("test_size must be at least 0 and less than 1"),
+				 errhint("0 trains on every row; 0.25 holds a quarter out for metrics.")));
+	run->seed = args->seed_null ? (int32) (pg_prng_uint32(&pg_global_prng_state) & 0x7fffffff) :
+		args->seed;
+	run->deploy = args->deploy ? args->deploy : "none";
+	if (strcmp(run->deploy, "best") != 0 && strcmp(run->deploy, "latest") != 0 &&
+		strcmp(run->deploy, "none") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown deploy strategy \"%s\"", run->deploy),
+				 errhint("Use best, latest or none.")));
+
+	run->work = AllocSetContextCreate(parent, "aifactory train",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(run->work);
+	initStringInfo(&run->metrics);
+	run->model = ModelCreate(run->work);
+
+	*project_exists = RegistryFindProject(run->project, project);
+	if (*project_exists)
+		RegistryCheckOwner(project, "train models");
+
+	run->from = SourceFromClause(run->source, &relid);
+	desc = SourceDescribe(run->from, relid);
+	if (run->target != NULL && SourceColumn(desc, run->target) >= 0)
+		target_type = TupleDescAttr(desc, SourceColumn(desc, run->target))->atttypid;
+
+	/* the algorithm, and with it the task */
+	if (strcmp(algorithm_name, "auto") == 0)
+		run->algorithm = auto_algorithm(run, *project_exists, *project_exists ? project->task : 0,
+										target_type);
+	run->task = AlgorithmTask(run->algorithm);
+	HyperParamsParse(run->algorithm, args->hyperparams, &run->hp);
+	if (run->task == 0)
+		run->task = tree_task(run, *project_exists ? project->task : 0, target_type);
+	if (*project_exists && project->task != run->task)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("project \"%s\" is a %s project, but %s is a %s algorithm",
+						run->project, TaskName(project->task), AlgorithmName(run->algorithm),
+						TaskName(run->task)),
+				 errhint("Use another project name.")));
+	if ((run->task == TASK_REGRESSION || run->task == TASK_CLASSIFICATION) && run->target == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s needs a target column", AlgorithmName(run->algorithm)),
+				 errhint("Name the column to predict, or use kmeans or pca, which need none.")));
+	if ((run->task == TASK_CLUSTERING || run->task == TASK_DECOMPOSITION) && run->target != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is unsupervised and takes no target", AlgorithmName(run->algorithm)),
+				 errhint("Pass target => NULL, and leave other columns out with features => ARRAY[...].")));
+	/* clustering and decomposition fit every row, as scikit-learn's fit(X) */
+	if (run->task == TASK_CLUSTERING || run->task == TASK_DECOMPOSITION)
+		run->test_size = 0;
+
+	run->model->algorithm = run->algorithm;
+	run->model->task = run->task;
+	ResolveColumns(run, desc, args->features);
+}
+
+/*
+ * Register the fitted run as the project's next version (creating the
+ * project on its first model), audit it and deploy it per run->deploy.
+ * extra_audit, when not NULL, is JSON members added to the audit detail.
+ */
+void
+TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists, double seconds,
+			const char *extra_audit, TrainResult *result)
+{
+	NewModel	nm;
+	int64		model_id;
+
+	MetricNumber(run, "train_rows", (double) run->train_rows);
+	MetricNumber(run, "test_rows", (double) (run->evaluated_on_train ? 0 : run->test_rows));
+	MetricNumber(run, "fit_seconds", seconds);
+	appendStringInfo(&run->metrics, ", \"evaluated_on\": \"%s\", \"split\": {\"seed\": %d, \"test_size\": %.17g}",
+					 run->evaluated_on_train ? "train" : "test", run->seed, run->test_size);
+	result->metrics = psprintf("{%s}", run->metrics.data);
+
+	if (!project_exists)
+		RegistryCreateProject(run->project, run->task, project);
+
+	memset(&nm, 0, sizeof(nm));
+	nm.algorithm = AlgorithmName(run->algorithm);
+	result->hyperparams = HyperParamsJson(run->algorithm, &run->hp);
+	nm.hyperparams = JsonbFromCString(result->hyperparams);
+	nm.metrics = JsonbFromCString(result->metrics);
+	nm.features = JsonbFromCString(FeaturesJson(run->model));
+	nm.source = run->source;
+	nm.target = run->target;
+	nm.train_rows = run->train_rows;
+	nm.fit_seconds = seconds;
+	nm.bytes = ModelSerialize(run->model);
+	result->version = RegistryInsertModel(project, &nm, &model_id);
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfo(&detail, "{\"algorithm\": \"%s\", \"train_rows\": %lld, \"source\": ",
+						 nm.algorithm, (long long) run->train_rows);
+		escape_json(&detail, run->source);
+		if (extra_audit)
+			appendStringInfo(&detail, ", %s", extra_audit);
+		appendStringInfoChar(&detail, '}');
+		RegistryAudit(extra_audit ? "tune" : "train", run->project, result->version, detail.data);
+	}
+	result->deployed = deploy_after_training(run, project, model_id, result->version);
+}
+
 Datum
 aifactory_train(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TrainRun	run;
+	TrainArgs	args;
+	TrainResult result;
 	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext old;
 	instr_time	start;
 	instr_time	elapsed;
-	TupleDesc	desc;
-	Oid			relid;
-	Oid			target_type = InvalidOid;
-	char	   *algorithm_name;
 	ProjectInfo project;
 	bool		project_exists;
-	NewModel	nm;
-	int64		model_id;
-	int			version;
-	bool		deployed;
-	double		seconds;
-	char	   *metrics;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
 	INSTR_TIME_SET_CURRENT(start);
 	InitMaterializedSRF(fcinfo, 0);
 
-	for (int i = 0; i < 2; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be NULL", i == 0 ? "project" : "source")));
-
-	memset(&run, 0, sizeof(run));
-	run.project = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	run.source = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	run.target = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	RegistryCheckProjectName(run.project);
-	algorithm_name = PG_ARGISNULL(3) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (strcmp(algorithm_name, "auto") != 0 && !AlgorithmFromName(algorithm_name, &run.algorithm))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown algorithm \"%s\"", algorithm_name),
-				 errhint("Known algorithms: auto, linear, ridge, elastic_net, logistic, naive_bayes, gbdt, random_forest, kmeans, pca.")));
-
-	run.test_size = PG_ARGISNULL(6) ? 0.25 : PG_GETARG_FLOAT8(6);
-	if (!(run.test_size >= 0.0 && run.test_size < 1.0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_size must be at least 0 and less than 1"),
-				 errhint("0 trains on every row; 0.25 holds a quarter out for metrics.")));
-	run.seed = PG_ARGISNULL(7) ? (int32) (pg_prng_uint32(&pg_global_prng_state) & 0x7fffffff) :
-		PG_GETARG_INT32(7);
-	run.deploy = PG_ARGISNULL(8) ? "none" : text_to_cstring(PG_GETARG_TEXT_PP(8));
-	if (strcmp(run.deploy, "best") != 0 && strcmp(run.deploy, "latest") != 0 &&
-		strcmp(run.deploy, "none") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown deploy strategy \"%s\"", run.deploy),
-				 errhint("Use best, latest or none.")));
-
-	run.work = AllocSetContextCreate(CurrentMemoryContext, "aifactory train",
-									 ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(run.work);
-	initStringInfo(&run.metrics);
-	run.model = ModelCreate(run.work);
+	memset(&args, 0, sizeof(args));
+	args.project = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	args.source = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	args.target = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	args.algorithm = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	args.hyperparams = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	args.features = PG_ARGISNULL(5) ? NULL : PG_GETARG_ARRAYTYPE_P(5);
+	args.test_size_null = PG_ARGISNULL(6);
+	args.test_size = args.test_size_null ? 0 : PG_GETARG_FLOAT8(6);
+	args.seed_null = PG_ARGISNULL(7);
+	args.seed = args.seed_null ? 0 : PG_GETARG_INT32(7);
+	args.deploy = PG_ARGISNULL(8) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(8));
 
 	SPI_connect();
-	project_exists = RegistryFindProject(run.project, &project);
-	if (project_exists)
-		RegistryCheckOwner(&project, "train models");
-
-	run.from = SourceFromClause(run.source, &relid);
-	desc = SourceDescribe(run.from, relid);
-	if (run.target != NULL && SourceColumn(desc, run.target) >= 0)
-		target_type = TupleDescAttr(desc, SourceColumn(desc, run.target))->atttypid;
-
-	/* the algorithm, and with it the task */
-	if (strcmp(algorithm_name, "auto") == 0)
-		run.algorithm = auto_algorithm(&run, project_exists, project_exists ? project.task : 0,
-									   target_type);
-	run.task = AlgorithmTask(run.algorithm);
-	HyperParamsParse(run.algorithm, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), &run.hp);
-	if (run.task == 0)
-		run.task = tree_task(&run, project_exists ? project.task : 0, target_type);
-	if (project_exists && project.task != run.task)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("project \"%s\" is a %s project, but %s is a %s algorithm",
-						run.project, TaskName(project.task), AlgorithmName(run.algorithm),
-						TaskName(run.task)),
-				 errhint("Use another project name.")));
-	if ((run.task == TASK_REGRESSION || run.task == TASK_CLASSIFICATION) && run.target == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s needs a target column", AlgorithmName(run.algorithm)),
-				 errhint("Name the column to predict, or use kmeans or pca, which need none.")));
-	if ((run.task == TASK_CLUSTERING || run.task == TASK_DECOMPOSITION) && run.target != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is unsupervised and takes no target", AlgorithmName(run.algorithm)),
-				 errhint("Pass target => NULL, and leave other columns out with features => ARRAY[...].")));
-	/* clustering and decomposition fit every row, as scikit-learn's fit(X) */
-	if (run.task == TASK_CLUSTERING || run.task == TASK_DECOMPOSITION)
-		run.test_size = 0;
-
-	run.model->algorithm = run.algorithm;
-	run.model->task = run.task;
-	ResolveColumns(&run, desc, PG_ARGISNULL(5) ? NULL : PG_GETARG_ARRAYTYPE_P(5));
+	TrainBegin(&run, &args, caller, &project, &project_exists);
 
 	AifBlasPrepare();
+	JobReportProgress("reading the source", 0.0);
 	fit(&run);
 
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	seconds = INSTR_TIME_GET_DOUBLE(elapsed);
-
-	MetricNumber(&run, "train_rows", (double) run.train_rows);
-	MetricNumber(&run, "test_rows", (double) (run.evaluated_on_train ? 0 : run.test_rows));
-	MetricNumber(&run, "fit_seconds", seconds);
-	appendStringInfo(&run.metrics, ", \"evaluated_on\": \"%s\", \"split\": {\"seed\": %d, \"test_size\": %.17g}",
-					 run.evaluated_on_train ? "train" : "test", run.seed, run.test_size);
-	metrics = psprintf("{%s}", run.metrics.data);
-
-	if (!project_exists)
-		RegistryCreateProject(run.project, run.task, &project);
-
-	memset(&nm, 0, sizeof(nm));
-	nm.algorithm = AlgorithmName(run.algorithm);
-	nm.hyperparams = JsonbFromCString(HyperParamsJson(run.algorithm, &run.hp));
-	nm.metrics = JsonbFromCString(metrics);
-	nm.features = JsonbFromCString(FeaturesJson(run.model));
-	nm.source = run.source;
-	nm.target = run.target;
-	nm.train_rows = run.train_rows;
-	nm.fit_seconds = seconds;
-	nm.bytes = ModelSerialize(run.model);
-	version = RegistryInsertModel(&project, &nm, &model_id);
-	{
-		StringInfoData detail;
-
-		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"algorithm\": \"%s\", \"train_rows\": %lld, \"source\": ",
-						 nm.algorithm, (long long) run.train_rows);
-		escape_json(&detail, run.source);
-		appendStringInfoChar(&detail, '}');
-		RegistryAudit("train", run.project, version, detail.data);
-	}
-	deployed = deploy_after_training(&run, &project, model_id, version);
+	JobReportProgress("registering", 0.95);
+	TrainFinish(&run, &project, project_exists, INSTR_TIME_GET_DOUBLE(elapsed), NULL, &result);
 
 	/* the result row, built in the caller's memory */
 	MemoryContextSwitchTo(caller);
 	values[0] = CStringGetTextDatum(run.project);
-	values[1] = Int32GetDatum(version);
+	values[1] = Int32GetDatum(result.version);
 	values[2] = CStringGetTextDatum(AlgorithmName(run.algorithm));
-	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics));
-	values[4] = BoolGetDatum(deployed);
+	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result.metrics));
+	values[4] = BoolGetDatum(result.deployed);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(run.work);
-	(void) old;
 	return (Datum) 0;
 }

@@ -21,9 +21,11 @@
 #include "algorithms/lsq.h"
 #include "core/model.h"
 #include "lib/stringinfo.h"
+#include "registry/registry.h"
 #include "train/hyperparams.h"
 #include "train/pass.h"
 #include "utils/array.h"
+#include "utils/jsonb.h"
 
 typedef struct TrainRun
 {
@@ -53,6 +55,31 @@ typedef struct TrainRun
 	int			refinement_passes;
 } TrainRun;
 
+/* The arguments of train() (and the training part of tune()). */
+typedef struct TrainArgs
+{
+	char	   *project;
+	char	   *source;
+	char	   *target;
+	char	   *algorithm;		/* NULL: auto */
+	Jsonb	   *hyperparams;	/* NULL: defaults */
+	ArrayType  *features;		/* NULL: every column but the target */
+	bool		test_size_null;
+	double		test_size;
+	bool		seed_null;
+	int32		seed;
+	char	   *deploy;			/* NULL: none */
+} TrainArgs;
+
+/* What registering a trained model gave. */
+typedef struct TrainResult
+{
+	int			version;
+	bool		deployed;
+	char	   *metrics;		/* JSON text */
+	char	   *hyperparams;	/* JSON text, every key */
+} TrainResult;
+
 /* columns.c */
 extern void ResolveColumns(TrainRun *run, TupleDesc desc, ArrayType *features);
 extern void LayoutDesign(TrainRun *run);
@@ -61,6 +88,10 @@ extern void ApplyClasses(TrainRun *run, LevelDict *d);
 extern bool HasCategoricalFeatures(const Model *model);
 
 /* train.c */
+extern void TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext parent,
+					   ProjectInfo *project, bool *project_exists);
+extern void TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists,
+						double seconds, const char *extra_audit, TrainResult *result);
 extern PassState *RunPass(TrainRun *run, PassMode mode, bool impute_known);
 extern void NoRowsError(const TrainRun *run, PassState *st);
 
@@ -72,7 +103,11 @@ extern void SolvePca(TrainRun *run, CovState *cov);
 extern void FitPcaStream(TrainRun *run);
 
 /* fit_memory.c */
+typedef struct Dataset Dataset;
+typedef struct TreeBins TreeBins;
 extern void FitInMemory(TrainRun *run);
+extern Dataset *FitLoadDataset(TrainRun *run);
+extern void FitDataset(TrainRun *run, Dataset *ds, const TreeBins *bins);
 
 /* report.c */
 extern void MetricNumber(TrainRun *run, const char *key, double v);

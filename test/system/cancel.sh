@@ -216,4 +216,56 @@ run_case kmeans_timeout timeout "$KM" "$SMALL_KM" "$(in_iterations kmeans "$KM_O
 run_case logistic_timeout timeout "$LR" "$SMALL_LR" "$(in_iterations logistic "$LR_ONCE")"
 run_case gbdt_timeout timeout "$GB" "$SMALL_GB" "$(in_iterations gbdt "$GB_ONCE")"
 
+# A synchronous tune() cancelled while its trials run in background workers: the statement
+# ends with 57014, its trial workers are gone within BOUND s, the trials they were running
+# are recorded as failed, and nothing is registered.
+tune_cancel() {
+	local before app=cancel_tune out t_cancel t_end latency left waited=0
+	before=$(q "$REGISTRY")
+	psql -X -At -v ON_ERROR_STOP=0 >tune.out 2>tune.err <<SQL &
+SET application_name = '$app';
+SELECT version FROM aifactory.tune('c_tune', 'lr', 'label', 'gbdt', '{"max_depth": [6, 7, 8, 9]}', 'grid',
+                                   folds => 3, workers => 2, seed => 1,
+                                   hyperparams => '{"n_estimators": 100000}');
+\echo SQLSTATE :SQLSTATE
+SELECT 'ended ' || extract(epoch FROM clock_timestamp());
+SQL
+	BG=$!
+	# wait until both trial workers run a trial
+	until [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aifactory trial worker'
+	                AND query LIKE 'aifactory tune %: trial %'")" = 2 ]; do
+		kill -0 "$BG" 2>/dev/null || fail "tune: the session ended before its trials ran: $(cat tune.err)"
+		waited=$((waited + 1))
+		[ "$waited" -le 600 ] || fail "tune: the trial workers did not start"
+		sleep 0.05
+	done
+	sleep 0.5
+	t_cancel=$(q "SELECT extract(epoch FROM clock_timestamp()) || ' ' || pg_cancel_backend(pid)
+	              FROM pg_stat_activity WHERE application_name = '$app' AND state = 'active'")
+	t_cancel=${t_cancel%% *}
+	wait "$BG" || true
+	BG=""
+	out=$(cat tune.out)
+	grep -qx 'SQLSTATE 57014' <<<"$out" || fail "tune: ended with $(grep SQLSTATE <<<"$out"), not 57014: $(cat tune.err)"
+	t_end=$(sed -n 's/^ended //p' <<<"$out")
+	latency=$(awk -v a="$t_end" -v b="$t_cancel" 'BEGIN { printf "%.3f", a - b }')
+	awk -v l="$latency" -v b="$BOUND" 'BEGIN { exit !(l <= b) }' ||
+		fail "tune: the statement ended ${latency} s after the cancel, more than $BOUND s"
+	waited=0
+	while :; do
+		left=$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'aifactory trial worker'")
+		[ "$left" = 0 ] && break
+		waited=$((waited + 1))
+		[ "$waited" -le $((BOUND * 10)) ] || fail "tune: $left trial workers still run $BOUND s after the cancel"
+		sleep 0.1
+	done
+	[ "$(q "$REGISTRY")" = "$before" ] || fail "tune: the registry changed: $(q "$REGISTRY") (before: $before)"
+	[ "$(q "SELECT count(*) FROM aifactory.trials WHERE project = 'c_tune' AND state = 'running'")" = 0 ] ||
+		fail "tune: trials still read running after the cancel"
+	[ "$(q "SELECT count(*) FROM aifactory.trials WHERE project = 'c_tune' AND state = 'failed'")" -ge 2 ] ||
+		fail "tune: the cancelled trials are not recorded as failed"
+	echo "ok: tune: SQLSTATE 57014 ${latency} s after the cancel, its trial workers gone, the running trials recorded failed, nothing registered"
+}
+tune_cancel
+
 echo "cancel ok"

@@ -586,6 +586,58 @@ TestBins(void)
 	TreeBinsAttach(block, bytes - 16);
 	SHIM_END_TRY();
 	tap_ok(shim_error_raised, "bins: a truncated block is refused");
+
+	/*
+	 * Subsets (cross-validation folds): every row in order is the same
+	 * matrix; every third row keeps each row's codes and the cuts.
+	 */
+	{
+		int64	   *all = palloc(sizeof(int64) * n);
+		int64	   *third = palloc(sizeof(int64) * n);
+		int64		m = 0;
+		double	   *y = palloc(sizeof(double) * n);
+		double	   *ysub = palloc(sizeof(double) * n);
+		GbdtOptions o;
+		TreeBins   *same;
+		TreeBins   *sub;
+		bool		codes_ok = true;
+
+		for (int64 i = 0; i < n; i++)
+		{
+			all[i] = i;
+			y[i] = X[i] > 0 ? 1 : 0;
+			if (i % 3 == 1)
+			{
+				ysub[m] = y[i];
+				third[m++] = i;
+			}
+		}
+		same = TreeBinsSubset(bins, all, n);
+		sub = TreeBinsSubset(bins, third, m);
+		for (int j = 0; j < p; j++)
+		{
+			codes_ok &= sub->nbins[j] == bins->nbins[j] &&
+				TreeBinsThreshold(sub, j, 0) == TreeBinsThreshold(bins, j, 0);
+			for (int64 r = 0; r < m; r++)
+				codes_ok &= TreeBinsCode(sub, r, j) == TreeBinsCode(bins, third[r], j) &&
+					sub->codes8[r * p + j] == bins->codes8[third[r] * p + j];
+		}
+		GbdtDefaultOptions(&o);
+		o.n_estimators = 3;
+		o.max_depth = 3;
+		tap_ok(SameEnsemble(GbdtFit(bins, y, &o, NULL, 0, NULL, NULL),
+							GbdtFit(same, y, &o, NULL, 0, NULL, NULL)),
+			   "bins: a subset of every row in order fits the same");
+		tap_ok(TreeBinsRows(sub) == m && codes_ok,
+			   "bins: a subset keeps its rows' codes (both layouts) and the cuts");
+		tap_ok(Sound(GbdtFit(sub, ysub, &o, NULL, 0, NULL, NULL)),
+			   "bins: a subset fits a sound ensemble");
+		SHIM_TRY();
+		third[0] = n;
+		TreeBinsSubset(bins, third, 1);
+		SHIM_END_TRY();
+		tap_ok(shim_error_raised, "bins: a subset row out of range is refused");
+	}
 }
 
 /*
