@@ -316,11 +316,11 @@ run_slot(TuneData *data, TuneSlot *slot)
 
 	pgstat_report_activity(STATE_RUNNING, psprintf("aifactory tune %lld: trial %d",
 												   (long long) sh->search_id, slot->trial));
-	record_in_own_transaction(sh, slot, "running");
 	PG_TRY();
 	{
 		MemoryContext old;
 
+		record_in_own_transaction(sh, slot, "running");
 		StartTransactionCommand();
 		old = MemoryContextSwitchTo(trialcxt);
 		TuneEvaluate(data, slot);
@@ -341,8 +341,15 @@ run_slot(TuneData *data, TuneSlot *slot)
 			 (long long) sh->search_id, slot->trial, slot->error);
 	}
 	PG_END_TRY();
-	QueryCancelPending = false;
+
+	/*
+	 * The outcome is recorded whatever happens meanwhile: a cancel that
+	 * arrives now (the leader stopping the search) waits until it is.
+	 */
+	HOLD_INTERRUPTS();
 	record_in_own_transaction(sh, slot, ok ? "complete" : "failed");
+	RESUME_INTERRUPTS();
+	QueryCancelPending = false;
 	MemoryContextDelete(trialcxt);
 	SpinLockAcquire(&sh->mutex);
 	slot->state = ok ? SLOT_DONE : SLOT_FAILED;
