@@ -7,6 +7,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 OBJS = \
 	src/aifactory.o \
 	src/algorithms/distributions.o \
+	src/algorithms/drift.o \
 	src/algorithms/abserr.o \
 	src/algorithms/classmetrics.o \
 	src/algorithms/elasticnet.o \
@@ -18,6 +19,7 @@ OBJS = \
 	src/algorithms/naivebayes.o \
 	src/algorithms/pca.o \
 	src/algorithms/search.o \
+	src/algorithms/sketch.o \
 	src/algorithms/treebins.o \
 	src/algorithms/treebuild.o \
 	src/algorithms/trees.o \
@@ -44,6 +46,11 @@ OBJS = \
 	src/predict/evaluate.o \
 	src/predict/explain.o \
 	src/predict/predict.o \
+	src/serve/feedback.o \
+	src/serve/keyed.o \
+	src/serve/predlog.o \
+	src/serve/serving.o \
+	src/serve/traffic.o \
 	src/tune/space.o \
 	src/tune/trial.o \
 	src/tune/tune.o

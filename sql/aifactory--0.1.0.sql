@@ -567,6 +567,168 @@ REVOKE ALL ON @extschema@.job_runs FROM PUBLIC;
 GRANT SELECT ON @extschema@.job_runs, @extschema@.jobs TO PUBLIC;
 
 ---------------------------------------------------------------------------
+-- Traffic and feedback: A/B splits between versions, the prediction log,
+-- outcomes and live metrics.  The settings and the log are user data
+-- (pg_dump keeps them), written only through the functions as the
+-- extension's owner.  The log holds applications' inputs, so row security
+-- shows a project's rows only to its owner role's members (superusers and
+-- the extension's owner see all).
+---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.traffic_splits (
+    project_id  bigint NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    version     integer NOT NULL CHECK (version > 0),
+    model_id    bigint NOT NULL REFERENCES @extschema@.models (id),
+    weight      double precision NOT NULL CHECK (weight > 0 AND weight <= 1),
+    set_by      text NOT NULL DEFAULT CURRENT_USER,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    PRIMARY KEY (project_id, version)
+);
+COMMENT ON TABLE @extschema@.traffic_splits IS 'The traffic split of each project (set_traffic): one row per version with its weight; keyed predictions are routed between them.';
+
+CREATE TABLE @extschema@.prediction_logging (
+    project_id  bigint PRIMARY KEY REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    enabled     boolean NOT NULL,
+    set_by      text NOT NULL DEFAULT CURRENT_USER,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+COMMENT ON TABLE @extschema@.prediction_logging IS 'Whether keyed predictions of a project are logged (set_logging); no row means off.';
+
+-- No foreign key on project_id: a key's check per row would cost as much
+-- as the row's insert.
+CREATE TABLE @extschema@.prediction_log (
+    id              bigserial PRIMARY KEY,
+    project_id      bigint NOT NULL,
+    version         integer NOT NULL,
+    key             text NOT NULL,
+    inputs          jsonb NOT NULL,
+    prediction      double precision,
+    predicted_class text,
+    probabilities   double precision[],
+    logged_at       timestamptz NOT NULL,
+    actual          text,
+    outcome_at      timestamptz
+);
+CREATE INDEX prediction_log_project_key_idx
+    ON @extschema@.prediction_log (project_id, key);
+COMMENT ON TABLE @extschema@.prediction_log IS 'Keyed predictions of projects with logging on: inputs, version, prediction, and the outcome recorded later (record_outcome).';
+
+ALTER TABLE @extschema@.prediction_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY project_owner_reads ON @extschema@.prediction_log FOR SELECT
+    USING (pg_catalog.pg_has_role(
+        (SELECT p.owner FROM @extschema@.projects AS p
+         WHERE p.id OPERATOR(pg_catalog.=) project_id), 'USAGE'));
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.traffic_splits', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.prediction_logging', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.prediction_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.prediction_log_id_seq', '');
+
+-- A change to a split or to logging invalidates every backend's cached
+-- serving settings when (and only when) it commits.
+CREATE FUNCTION @extschema@._serving_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_serving_changed';
+COMMENT ON FUNCTION @extschema@._serving_changed() IS 'Internal: invalidates cached traffic splits and logging settings at commit.';
+
+CREATE TRIGGER traffic_splits_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.traffic_splits
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._serving_changed();
+CREATE TRIGGER prediction_logging_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.prediction_logging
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._serving_changed();
+
+CREATE FUNCTION @extschema@.set_traffic(project text, split jsonb)
+    RETURNS TABLE (version integer, weight double precision)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_set_traffic';
+COMMENT ON FUNCTION @extschema@.set_traffic(text, jsonb) IS
+    'Route keyed predictions between ready versions by weight ({"3": 0.9, "4": 0.1}, positive weights summing to 1); NULL removes the split. Owner only, audited; returns the split now in force.';
+
+CREATE FUNCTION @extschema@.route(project text, key text)
+    RETURNS integer
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aifactory_route';
+COMMENT ON FUNCTION @extschema@.route(text, text) IS
+    'The version predict(project, ..., key) uses for this key now: the traffic split''s, or the deployed version.';
+
+CREATE FUNCTION @extschema@.set_logging(project text, enabled boolean)
+    RETURNS void
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'aifactory_set_logging';
+COMMENT ON FUNCTION @extschema@.set_logging(text, boolean) IS
+    'Log (or stop logging) the keyed predictions of a project into prediction_log. Owner only, audited.';
+
+-- The keyed forms: VOLATILE and PARALLEL UNSAFE because they may write
+-- the log; a NULL project or features gives NULL, a NULL key an error.
+CREATE FUNCTION @extschema@.predict(project text, features double precision[], key text)
+    RETURNS double precision
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_key_array';
+COMMENT ON FUNCTION @extschema@.predict(text, double precision[], text) IS
+    'Predict with the version the key is routed to (traffic split, else the deployed model) from numeric features in training order; logged under the key when the project has logging on.';
+
+CREATE FUNCTION @extschema@.predict(project text, "row" record, key text)
+    RETURNS double precision
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_key_row';
+COMMENT ON FUNCTION @extschema@.predict(text, record, text) IS
+    'Predict with the version the key is routed to from a row matched by column name; logged under the key when the project has logging on.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, features double precision[], key text)
+    RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_key_array';
+COMMENT ON FUNCTION @extschema@.predict_class(text, double precision[], text) IS
+    'The predicted label, as text, of the version the key is routed to; logged when the project has logging on.';
+
+CREATE FUNCTION @extschema@.predict_class(project text, "row" record, key text)
+    RETURNS text
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_class_key_row';
+COMMENT ON FUNCTION @extschema@.predict_class(text, record, text) IS
+    'The predicted label, as text, of the version the key is routed to, from a row; logged when the project has logging on.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, features double precision[], key text)
+    RETURNS double precision[]
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_key_array';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, double precision[], text) IS
+    'The class probabilities of the version the key is routed to; logged when the project has logging on.';
+
+CREATE FUNCTION @extschema@.predict_proba(project text, "row" record, key text)
+    RETURNS double precision[]
+    LANGUAGE C VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aifactory_predict_proba_key_row';
+COMMENT ON FUNCTION @extschema@.predict_proba(text, record, text) IS
+    'The class probabilities of the version the key is routed to, from a row; logged when the project has logging on.';
+
+CREATE FUNCTION @extschema@.record_outcome(project text, key text, actual anyelement)
+    RETURNS bigint
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'aifactory_record_outcome';
+COMMENT ON FUNCTION @extschema@.record_outcome(text, text, anyelement) IS
+    'Record the true value or label for every logged prediction with this key; returns how many it matched. Owner only.';
+
+CREATE FUNCTION @extschema@.record_outcome(project text, key text, actual text)
+    RETURNS bigint
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'aifactory_record_outcome';
+COMMENT ON FUNCTION @extschema@.record_outcome(text, text, text) IS
+    'Record the true label (or value) for every logged prediction with this key; returns how many it matched. Owner only.';
+
+CREATE FUNCTION @extschema@.live_metrics(project text, since timestamptz DEFAULT NULL)
+    RETURNS TABLE (version integer, n bigint, metric text, value double precision)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_live_metrics';
+COMMENT ON FUNCTION @extschema@.live_metrics(text, timestamptz) IS
+    'Per version, the metrics (r2, rmse, mae; or accuracy, precision, recall, f1, and roc_auc, log_loss for two classes) of the logged predictions made since then that have outcomes.';
+
+REVOKE ALL ON @extschema@.traffic_splits, @extschema@.prediction_logging,
+              @extschema@.prediction_log FROM PUBLIC;
+GRANT SELECT ON @extschema@.traffic_splits, @extschema@.prediction_logging,
+                @extschema@.prediction_log TO PUBLIC;
+
+---------------------------------------------------------------------------
 -- Grants: the registry is read by everyone and written only through the
 -- functions, which check that the caller owns the project.
 ---------------------------------------------------------------------------

@@ -70,9 +70,9 @@ deployment_changed(PredictCache *pc)
  * backend cache evicted it meanwhile.
  */
 static PredictCache *
-predict_cache(FunctionCallInfo fcinfo, text *project, int version)
+predict_cache_slot(MemoryContext mcxt, PredictCache **slot, text *project, int version)
 {
-	PredictCache *pc = (PredictCache *) fcinfo->flinfo->fn_extra;
+	PredictCache *pc = *slot;
 	char	   *name;
 
 	if (pc != NULL && pc->version == version)
@@ -93,7 +93,7 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 
 	name = text_to_cstring(project);
 	if (pc == NULL)
-		pc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictCache));
+		pc = MemoryContextAllocZero(mcxt, sizeof(PredictCache));
 	else
 	{
 		pfree(pc->project);
@@ -101,23 +101,23 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 			pfree(pc->design);
 		memset(pc, 0, sizeof(PredictCache));
 	}
-	pc->project = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, name);
+	pc->project = MemoryContextStrdup(mcxt, name);
 	pc->version = version;
 	pc->stmt_start = GetCurrentStatementStartTimestamp();
 	pc->deploy_generation = DeploymentGeneration;
 	pc->model_id = version > 0 ? VersionModelGet(name, version) : DeployedModelGet(name);
 	pc->model = ModelCacheGet(pc->model_id);
 	pc->generation = ModelCacheGeneration;
-	pc->design = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+	pc->design = MemoryContextAllocZero(mcxt,
 										sizeof(double) * Max(pc->model->pre.ndesign, 1));
 	{
 		Model	   *m = pc->model;
 		int			nout = Max(Max(m->nclasses, m->ncomp), Max(m->k, 1));
 
-		pc->out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * nout);
+		pc->out = MemoryContextAlloc(mcxt, sizeof(double) * nout);
 		if (m->task == TASK_CLASSIFICATION)
 		{
-			pc->label_values = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+			pc->label_values = MemoryContextAlloc(mcxt,
 												  sizeof(double) * m->nclasses);
 			for (int c = 0; c < m->nclasses; c++)
 				pc->label_values[c] = m->label_kind == LABEL_BOOL ?
@@ -129,8 +129,15 @@ predict_cache(FunctionCallInfo fcinfo, text *project, int version)
 	for (int i = 0; i < pc->model->pre.nfeatures; i++)
 		if (pc->model->pre.features[i].kind != FEATURE_NUMERIC)
 			pc->numeric_only = false;
-	fcinfo->flinfo->fn_extra = pc;
+	*slot = pc;
 	return pc;
+}
+
+static PredictCache *
+predict_cache(FunctionCallInfo fcinfo, text *project, int version)
+{
+	return predict_cache_slot(fcinfo->flinfo->fn_mcxt,
+							  (PredictCache **) &fcinfo->flinfo->fn_extra, project, version);
 }
 
 /*
@@ -204,11 +211,10 @@ design_from_array(PredictCache *pc, ArrayType *arr)
 
 /* Map the row type's columns to the model's features, once. */
 static void
-map_row_type(FunctionCallInfo fcinfo, PredictCache *pc, Oid tuptype, int32 tuptypmod)
+map_row_type(MemoryContext mcxt, PredictCache *pc, Oid tuptype, int32 tuptypmod)
 {
 	Model	   *model = pc->model;
 	TupleDesc	desc = lookup_rowtype_tupdesc(tuptype, tuptypmod);
-	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
 	int			nf = model->pre.nfeatures;
 
 	pc->tuptype = tuptype;
@@ -269,7 +275,7 @@ map_row_type(FunctionCallInfo fcinfo, PredictCache *pc, Oid tuptype, int32 tupty
 }
 
 static const double *
-design_from_row(FunctionCallInfo fcinfo, PredictCache *pc, HeapTupleHeader rec)
+design_from_row(MemoryContext mcxt, PredictCache *pc, HeapTupleHeader rec)
 {
 	Model	   *model = pc->model;
 	Oid			tuptype = HeapTupleHeaderGetTypeId(rec);
@@ -277,7 +283,7 @@ design_from_row(FunctionCallInfo fcinfo, PredictCache *pc, HeapTupleHeader rec)
 	HeapTupleData tuple;
 
 	if (pc->attnum == NULL || pc->tuptype != tuptype || pc->tuptypmod != tuptypmod)
-		map_row_type(fcinfo, pc, tuptype, tuptypmod);
+		map_row_type(mcxt, pc, tuptype, tuptypmod);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
 	ItemPointerSetInvalid(&(tuple.t_self));
@@ -320,8 +326,24 @@ PredictCallDesign(FunctionCallInfo fcinfo, bool versioned, bool row, PredictCach
 
 	*pcp = pc;
 	if (row)
-		return design_from_row(fcinfo, pc, PG_GETARG_HEAPTUPLEHEADER(argno));
+		return design_from_row(fcinfo->flinfo->fn_mcxt, pc, PG_GETARG_HEAPTUPLEHEADER(argno));
 	return design_from_array(pc, PG_GETARG_ARRAYTYPE_P(argno));
+}
+
+/*
+ * The same for a caller that keeps several models per call site (the keyed
+ * forms in serve/, one per version of a traffic split): *slot is that
+ * version's cache, allocated in mcxt; version 0 is the deployed model.
+ */
+const double *
+PredictSlotDesign(MemoryContext mcxt, PredictCache **slot, text *project, int version,
+				  Datum features, bool row)
+{
+	PredictCache *pc = predict_cache_slot(mcxt, slot, project, version);
+
+	if (row)
+		return design_from_row(mcxt, pc, DatumGetHeapTupleHeader(features));
+	return design_from_array(pc, DatumGetArrayTypeP(features));
 }
 
 static void

@@ -51,4 +51,13 @@ typedef struct PredictCache
 extern const double *PredictCallDesign(FunctionCallInfo fcinfo, bool versioned, bool row,
 									   PredictCache **pcp);
 
+/*
+ * The same with the cache in *slot (allocated in mcxt) instead of fn_extra:
+ * for the keyed forms (serve/keyed.c), which keep one per routed version.
+ * version 0 is the deployed model.
+ */
+extern const double *PredictSlotDesign(MemoryContext mcxt, PredictCache **slot,
+									   text *project, int version, Datum features,
+									   bool row);
+
 #endif							/* AIF_PREDICT_H */

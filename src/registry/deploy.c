@@ -238,6 +238,21 @@ aifactory_rollback(PG_FUNCTION_ARGS)
 	return do_rollback(fcinfo, &project);
 }
 
+
+/* Is the model one of the versions a traffic split routes keyed predictions to? */
+static bool
+in_traffic_split(int64 model_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(model_id)};
+
+	if (SPI_execute_with_args("SELECT 1 FROM aifactory.traffic_splits "
+							  "WHERE model_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the traffic splits");
+	return SPI_processed > 0;
+}
+
 /*
  * Dropping removes the bytes but keeps the row, so version numbers are
  * never reused and the history stays readable.  The deployed version
@@ -262,6 +277,12 @@ aifactory_drop_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("version %d of project \"%s\" is deployed", version, name),
 				 errhint("Deploy another version or roll back first.")));
+	if (in_traffic_split(row.id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("version %d of project \"%s\" takes part in its traffic split", version, name),
+				 errhint("Set a split without it with set_traffic(), or clear the split with set_traffic('%s', NULL).",
+						 name)));
 	RegistryDropModel(row.id);
 	RegistryAudit("drop_model", name, version, NULL);
 	SPI_finish();
