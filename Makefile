@@ -26,6 +26,9 @@ OBJS = \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
+	src/features/featureview.o \
+	src/features/online.o \
+	src/features/trainingset.o \
 	src/jobs/jobs.o \
 	src/jobs/worker.o \
 	src/registry/cache.o \

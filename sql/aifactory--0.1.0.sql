@@ -40,6 +40,7 @@ CREATE TABLE @extschema@.models (
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     fit_seconds double precision,
     model       bytea,
+    lineage     jsonb,
     UNIQUE (project_id, version),
     CHECK ((status = 'ready') = (model IS NOT NULL))
 );
@@ -565,6 +566,159 @@ COMMENT ON FUNCTION @extschema@.cancel(bigint) IS
 
 REVOKE ALL ON @extschema@.job_runs FROM PUBLIC;
 GRANT SELECT ON @extschema@.job_runs, @extschema@.jobs TO PUBLIC;
+
+---------------------------------------------------------------------------
+-- Feature store: feature views over event tables, point-in-time training
+-- sets, online tables.  The catalogs are user data (pg_dump keeps them),
+-- readable by everyone and written only through the functions, as the
+-- extension's owner after the caller's right has been checked.  Sources
+-- are stored as schema-qualified names (text, not regclass, so that
+-- pg_upgrade accepts the tables).  The generated views and tables and the
+-- online tables are ordinary relations owned by their creator.
+---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.feature_views (
+    id           bigserial PRIMARY KEY,
+    name         text NOT NULL UNIQUE
+                 CHECK (pg_catalog.length(name) >= 1 AND pg_catalog.length(name) <= 56),
+    source       text NOT NULL,
+    entity_keys  text[] NOT NULL CHECK (pg_catalog.cardinality(entity_keys) >= 1),
+    event_time   text NOT NULL,
+    features     text[] NOT NULL CHECK (pg_catalog.cardinality(features) >= 1),
+    ttl          interval CHECK (ttl > '0'::interval),
+    created_time text,
+    owner        regrole NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.feature_views IS 'One row per feature view: the entity keys, event time, optional created time, features and time to live of a source table or view.';
+
+CREATE TABLE @extschema@.training_sets (
+    id            bigserial PRIMARY KEY,
+    name          text NOT NULL UNIQUE
+                  CHECK (pg_catalog.length(name) >= 1 AND pg_catalog.length(name) <= 63),
+    relation      text NOT NULL,
+    spine         text NOT NULL,
+    spine_time    text NOT NULL,
+    feature_views text[] NOT NULL,
+    entity_keys   text[] NOT NULL,
+    label         text,
+    materialized  boolean NOT NULL,
+    columns       jsonb NOT NULL,
+    query         text NOT NULL,
+    owner         regrole NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.training_sets IS 'One row per training set: its view or table, spine, spine time, feature views, label, feature columns (columns: column, feature_view, feature) and the point-in-time query it was built from.';
+
+CREATE TABLE @extschema@.online_tables (
+    feature_view_id bigint PRIMARY KEY
+                    REFERENCES @extschema@.feature_views (id) ON DELETE CASCADE,
+    relation        text NOT NULL,
+    marker          text NOT NULL,
+    watermark       text,
+    rows_read       bigint NOT NULL DEFAULT 0,
+    rows_changed    bigint NOT NULL DEFAULT 0,
+    materialized_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    materialized_by text NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE @extschema@.online_tables IS 'One row per materialized feature view: its online table, the column that marks new rows (created time, else event time), the watermark reached by the last run and what that run read and changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_views', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feature_views_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.training_sets', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.training_sets_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.online_tables', '');
+
+-- A change to the catalogs invalidates every backend's cached lookups
+-- (online_features, predict_online) when it commits.
+CREATE FUNCTION @extschema@._feature_store_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_feature_store_changed';
+COMMENT ON FUNCTION @extschema@._feature_store_changed() IS 'Internal: invalidates cached online lookups at commit.';
+
+CREATE TRIGGER feature_views_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.feature_views
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._feature_store_changed();
+CREATE TRIGGER online_tables_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.online_tables
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._feature_store_changed();
+
+CREATE FUNCTION @extschema@.create_feature_view(
+        name         text,
+        source       regclass,
+        entity_keys  text[],
+        event_time   text,
+        features     text[] DEFAULT NULL,
+        ttl          interval DEFAULT NULL,
+        created_time text DEFAULT NULL)
+    RETURNS @extschema@.feature_views
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_create_feature_view';
+COMMENT ON FUNCTION @extschema@.create_feature_view(text, regclass, text[], text, text[], interval, text) IS
+    'Register a feature view of a table or view: entity keys, event time (timestamp, timestamptz or date), features (default: every other column), time to live, and a created time that breaks ties between events at one instant.';
+
+CREATE FUNCTION @extschema@.drop_feature_view(name text)
+    RETURNS void
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_drop_feature_view';
+COMMENT ON FUNCTION @extschema@.drop_feature_view(text) IS
+    'Drop a feature view and its online table (its owner, members of that role and superusers only); refused while a training set uses it.';
+
+CREATE FUNCTION @extschema@.feature_stats(feature_view text)
+    RETURNS TABLE (feature text, type text, count bigint, nulls bigint, mean double precision,
+                   std double precision, min double precision, max double precision,
+                   quantiles double precision[], distinct_count bigint)
+    LANGUAGE C STABLE
+    AS 'MODULE_PATHNAME', 'aifactory_feature_stats';
+COMMENT ON FUNCTION @extschema@.feature_stats(text) IS
+    'Per feature of a feature view, over its whole source: non-NULL count, NULLs, mean, sample standard deviation, min, max and the 5/25/50/75/95 % quantiles (numeric and boolean features), and the distinct count.';
+
+CREATE FUNCTION @extschema@.create_training_set(
+        name          text,
+        spine         regclass,
+        spine_time    text,
+        feature_views text[],
+        label         text DEFAULT NULL,
+        materialized  boolean DEFAULT false,
+        schema        text DEFAULT NULL)
+    RETURNS regclass
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_create_training_set';
+COMMENT ON FUNCTION @extschema@.create_training_set(text, regclass, text, text[], text, boolean, text) IS
+    'Create a view (or with materialized => true a table) named like the training set, in schema or the current schema: each spine row with, per feature view, the features of the latest event at or before the spine time (within the ttl; ties on event time go to the latest created time), NULLs where there is none.';
+
+CREATE FUNCTION @extschema@.drop_training_set(name text)
+    RETURNS void
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_drop_training_set';
+COMMENT ON FUNCTION @extschema@.drop_training_set(text) IS
+    'Drop a training set and its view or table (its owner, members of that role and superusers only); models keep their lineage.';
+
+CREATE FUNCTION @extschema@.materialize(
+        feature_view text,
+        full         boolean DEFAULT false,
+        schema       text DEFAULT NULL)
+    RETURNS TABLE (online_table text, rows_read bigint, rows_changed bigint, watermark text)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_materialize';
+COMMENT ON FUNCTION @extschema@.materialize(text, boolean, text) IS
+    'Bring the online table <feature view>_online (created on the first run, in schema or the current schema) up to date: the latest row per entity, merged from the source rows at or after the last run''s watermark (created time if the view has one, else event time); full => true rebuilds it.';
+
+CREATE FUNCTION @extschema@.online_features(feature_view text, VARIADIC keys text[])
+    RETURNS jsonb
+    LANGUAGE C STABLE STRICT
+    AS 'MODULE_PATHNAME', 'aifactory_online_features';
+COMMENT ON FUNCTION @extschema@.online_features(text, text[]) IS
+    'The online row of one entity (keys, event time, created time, features) as jsonb, NULL when the entity has none; one key value per entity key, in order.';
+
+CREATE FUNCTION @extschema@.predict_online(project text, VARIADIC keys text[])
+    RETURNS double precision
+    LANGUAGE C STABLE STRICT
+    AS 'MODULE_PATHNAME', 'aifactory_predict_online';
+COMMENT ON FUNCTION @extschema@.predict_online(text, text[]) IS
+    'Predict with the deployed model of a project trained on a training set, from the online tables of its feature views: one key value per entity key of the training set (model_info(project)->''lineage''->''entity_keys''), in order.';
+
+REVOKE ALL ON @extschema@.feature_views, @extschema@.training_sets, @extschema@.online_tables FROM PUBLIC;
+GRANT SELECT ON @extschema@.feature_views, @extschema@.training_sets, @extschema@.online_tables TO PUBLIC;
 
 ---------------------------------------------------------------------------
 -- Traffic and feedback: A/B splits between versions, the prediction log,

@@ -119,7 +119,7 @@ aifactory_model_info(PG_FUNCTION_ARGS)
 							  "'hyperparams', m.hyperparams, 'features', m.features, 'metrics', m.metrics, "
 							  "'train_rows', m.train_rows, 'fit_seconds', m.fit_seconds, "
 							  "'created_by', m.created_by, 'created_at', m.created_at, "
-							  "'model_bytes', pg_catalog.octet_length(m.model)) "
+							  "'model_bytes', pg_catalog.octet_length(m.model), 'lineage', m.lineage) "
 							  "OPERATOR(pg_catalog.||) $2::pg_catalog.jsonb "
 							  "FROM aifactory.models m JOIN aifactory.projects p "
 							  "ON p.id OPERATOR(pg_catalog.=) m.project_id "

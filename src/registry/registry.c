@@ -229,10 +229,10 @@ RegistryLockProject(const ProjectInfo *project)
 int
 RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_id)
 {
-	Oid			types[11] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, JSONBOID,
-	TEXTOID, TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID};
-	Datum		values[11];
-	char		nulls[11];
+	Oid			types[12] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, JSONBOID,
+	TEXTOID, TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID, JSONBOID};
+	Datum		values[12];
+	char		nulls[12];
 	bool		isnull;
 	int			version;
 	RegistryLockProject(project);
@@ -255,14 +255,18 @@ RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_
 	values[8] = Float8GetDatum(m->fit_seconds);
 	values[9] = PointerGetDatum(m->bytes);
 	values[10] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	if (m->lineage)
+		values[11] = JsonbPGetDatum(m->lineage);
+	else
+		nulls[11] = 'n';
 
 	RegistryExecAsOwner("INSERT INTO " SCHEMA ".models (project_id, version, algorithm, hyperparams, "
-				  "metrics, features, source, target, train_rows, fit_seconds, model, created_by) "
+				  "metrics, features, source, target, train_rows, fit_seconds, model, created_by, lineage) "
 				  "SELECT $1, COALESCE(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
-				  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11 "
+				  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
 				  "FROM " SCHEMA ".models WHERE project_id OPERATOR(pg_catalog.=) $1 "
 				  "RETURNING id, version",
-				  11, types, values, nulls, SPI_OK_INSERT_RETURNING);
+				  12, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	*model_id = DatumGetInt64(spi_value(0, 1, &isnull));
 	version = DatumGetInt32(spi_value(0, 2, &isnull));
 	return version;

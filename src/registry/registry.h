@@ -49,6 +49,7 @@ typedef struct NewModel
 	int64		train_rows;
 	double		fit_seconds;
 	bytea	   *bytes;
+	Jsonb	   *lineage;		/* training set and feature views, or NULL */
 } NewModel;
 
 extern void RegistryCheckProjectName(const char *name);

@@ -26,6 +26,7 @@
 #include "core/preprocess.h"
 #include "core/source.h"
 #include "executor/spi.h"
+#include "features/features.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "jobs/jobs.h"
@@ -269,6 +270,7 @@ TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext parent, ProjectIn
 	Oid			relid;
 	Oid			target_type = InvalidOid;
 	const char *algorithm_name;
+	ArrayType  *set_features;
 
 	if (args->project == NULL || args->source == NULL)
 		ereport(ERROR,
@@ -313,7 +315,8 @@ TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext parent, ProjectIn
 	if (*project_exists)
 		RegistryCheckOwner(project, "train models");
 
-	run->from = SourceFromClause(run->source, &relid);
+	/* a training set is its relation, with lineage and its features by default */
+	run->from = TrainingSetSource(run->source, &relid, &run->lineage, &set_features);
 	desc = SourceDescribe(run->from, relid);
 	if (run->target != NULL && SourceColumn(desc, run->target) >= 0)
 		target_type = TupleDescAttr(desc, SourceColumn(desc, run->target))->atttypid;
@@ -349,7 +352,7 @@ TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext parent, ProjectIn
 
 	run->model->algorithm = run->algorithm;
 	run->model->task = run->task;
-	ResolveColumns(run, desc, args->features);
+	ResolveColumns(run, desc, args->features ? args->features : set_features);
 }
 
 /*
@@ -385,6 +388,7 @@ TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists, double sec
 	nm.train_rows = run->train_rows;
 	nm.fit_seconds = seconds;
 	nm.bytes = ModelSerialize(run->model);
+	nm.lineage = run->lineage ? JsonbFromCString(run->lineage) : NULL;
 	result->version = RegistryInsertModel(project, &nm, &model_id);
 	{
 		StringInfoData detail;

@@ -40,6 +40,7 @@ typedef struct TrainRun
 	char	   *deploy;
 
 	char	   *from;			/* FROM clause of the source */
+	char	   *lineage;		/* JSON: the training set it is, or NULL */
 	char	   *pass_sql;		/* SELECT aifactory._train_pass(...) FROM ... */
 	Model	   *model;
 	MemoryContext work;
