@@ -24,7 +24,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -36,6 +41,10 @@
 #include "lib/stringinfo.h"
 #include "registry/cache.h"
 #include "registry/registry.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -43,6 +52,10 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -359,6 +372,20 @@ typedef struct OnlineEntry
 	int64		model_id;		/* predict_online: the model planned for */
 	int			nkeys;
 	SPIPlanPtr	plan;
+
+	/*
+	 * online_features: the online table's primary key index, probed
+	 * directly (no executor) when the caller may read the table and no row
+	 * security applies; else the plan above.
+	 */
+	bool		direct;
+	MemoryContext cxt;			/* what the direct lookup keeps */
+	Oid			relid;
+	Oid			indexid;
+	FmgrInfo	key_in[INDEX_MAX_KEYS];	/* text -> key type */
+	Oid			key_ioparam[INDEX_MAX_KEYS];
+	RegProcedure key_eq[INDEX_MAX_KEYS];	/* the index's equality */
+	FmgrInfo	to_jsonb;		/* to_jsonb(online row) */
 } OnlineEntry;
 
 static HTAB *online_cache = NULL;
@@ -392,6 +419,8 @@ cache_entry(HTAB **htab, const char *name, const char *what)
 		e->generation = 0;
 		e->plan = NULL;
 		e->model_id = 0;
+		e->direct = false;
+		e->cxt = NULL;
 	}
 	return e;
 }
@@ -403,6 +432,10 @@ entry_reset(OnlineEntry *e)
 		SPI_freeplan(e->plan);
 	e->plan = NULL;
 	e->generation = 0;
+	e->direct = false;
+	if (e->cxt)
+		MemoryContextDelete(e->cxt);
+	e->cxt = NULL;
 }
 
 /* The online table's name for a feature view, or an error saying why not. */
@@ -489,6 +522,144 @@ call_keys(ArrayType *arr, int nkeys, const char *what, const char *name, Datum *
 
 /* ---- online_features ---- */
 
+/*
+ * Prepare the direct lookup of an online table: its primary key index must
+ * cover exactly the entity keys, in order (materialize() creates it so).
+ * Otherwise e->direct stays false and the prepared statement serves.
+ */
+static void
+plan_direct_lookup(OnlineEntry *e, const char *relation, char **keys)
+{
+	Oid			relid;
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	Oid			pk = InvalidOid;
+	MemoryContext old;
+
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(relation)),
+							 AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, NoLock);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (idx->rd_index->indisprimary && idx->rd_index->indnkeyatts == e->nkeys)
+		{
+			bool		match = true;
+
+			for (int k = 0; k < e->nkeys; k++)
+				if (idx->rd_index->indkey.values[k] != get_attnum(relid, keys[k]))
+					match = false;
+			if (match)
+			{
+				pk = RelationGetRelid(idx);
+				e->cxt = AllocSetContextCreate(TopMemoryContext, "aifactory online lookup",
+											   ALLOCSET_SMALL_SIZES);
+				old = MemoryContextSwitchTo(e->cxt);
+				for (int k = 0; k < e->nkeys; k++)
+				{
+					Oid			opcintype = idx->rd_opcintype[k];
+					Oid			eqop = get_opfamily_member(idx->rd_opfamily[k], opcintype,
+														   opcintype, BTEqualStrategyNumber);
+					Oid			atttype = get_atttype(relid, idx->rd_index->indkey.values[k]);
+					Oid			infunc;
+
+					if (!OidIsValid(eqop) || atttype != opcintype)
+					{
+						match = false;
+						break;
+					}
+					e->key_eq[k] = get_opcode(eqop);
+					getTypeInputInfo(atttype, &infunc, &e->key_ioparam[k]);
+					fmgr_info_cxt(infunc, &e->key_in[k], e->cxt);
+				}
+				if (match)
+				{
+					/* to_jsonb reads its argument's type from the call expression */
+					FuncExpr   *call = makeFuncExpr(F_TO_JSONB, JSONBOID,
+													list_make1(makeNullConst(rel->rd_rel->reltype, -1,
+																			 InvalidOid)),
+													InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+					fmgr_info_cxt(F_TO_JSONB, &e->to_jsonb, e->cxt);
+					fmgr_info_set_expr((Node *) call, &e->to_jsonb);
+				}
+				MemoryContextSwitchTo(old);
+				if (!match)
+					pk = InvalidOid;
+			}
+		}
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(pk))
+			break;
+	}
+	table_close(rel, NoLock);
+	if (OidIsValid(pk))
+	{
+		e->relid = relid;
+		e->indexid = pk;
+		e->direct = true;
+	}
+}
+
+/*
+ * The online row of an entity through the primary key index: what the
+ * prepared SELECT returns, without an executor per call.  NULL when the
+ * entity has no row.
+ */
+static bool
+lookup_direct(OnlineEntry *e, Datum *key_text, Datum *result, bool *isnull)
+{
+	Relation	heap = try_table_open(e->relid, AccessShareLock);
+	Relation	idx;
+	ScanKeyData sk[INDEX_MAX_KEYS];
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+
+	/* dropped behind the catalogs' back: the statement will say so */
+	if (heap == NULL)
+		return false;
+	idx = try_index_open(e->indexid, AccessShareLock);
+	if (idx == NULL)
+	{
+		table_close(heap, AccessShareLock);
+		return false;
+	}
+	slot = table_slot_create(heap, NULL);
+
+	for (int k = 0; k < e->nkeys; k++)
+	{
+		Datum		v = InputFunctionCall(&e->key_in[k], TextDatumGetCString(key_text[k]),
+										  e->key_ioparam[k], -1);
+
+		ScanKeyInit(&sk[k], k + 1, BTEqualStrategyNumber, e->key_eq[k], v);
+	}
+	scan = index_beginscan(heap, idx, GetActiveSnapshot(), e->nkeys, 0);
+	index_rescan(scan, sk, e->nkeys, NULL, 0);
+	*isnull = true;
+	*result = (Datum) 0;
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		should_free;
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		Datum		row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(heap));
+
+		*result = FunctionCall1(&e->to_jsonb, row);
+		*isnull = false;
+		if (should_free)
+			heap_freetuple(tuple);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return true;
+}
+
 static void
 plan_online_features(OnlineEntry *e, const char *view)
 {
@@ -526,6 +697,7 @@ plan_online_features(OnlineEntry *e, const char *view)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	e->plan = plan;
+	plan_direct_lookup(e, relation, keys);
 }
 
 /*
@@ -545,19 +717,34 @@ aifactory_online_features(PG_FUNCTION_ARGS)
 	bool		isnull = true;
 	int			rc;
 
-	SPI_connect();
 	e = cache_entry(&online_cache, view, "feature view");
 	if (e->generation != gen || e->plan == NULL)
 	{
+		SPI_connect();
 		entry_reset(e);
 		plan_online_features(e, view);
 		e->generation = gen;
+		SPI_finish();
 	}
 	if (!call_keys(arr, e->nkeys, "feature view", view, keys))
-	{
-		SPI_finish();
 		PG_RETURN_NULL();
+
+	/*
+	 * The direct probe when the caller may read the online table and no row
+	 * security filters it; otherwise the statement, whose executor checks
+	 * both (and raises the permission error).
+	 */
+	if (e->direct &&
+		pg_class_aclcheck(e->relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(e->relid, InvalidOid, true) != RLS_ENABLED &&
+		lookup_direct(e, keys, &result, &isnull))
+	{
+		if (isnull)
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(result);
 	}
+
+	SPI_connect();
 	rc = SPI_execute_plan(e->plan, keys, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "online lookup of feature view \"%s\" failed: %s", view,
