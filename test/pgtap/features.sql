@@ -8,7 +8,7 @@
 -- Run by scripts/test in a fresh database that has pgtap and aifactory.
 
 SET client_min_messages = warning;
-SELECT plan(60);
+SELECT plan(63);
 
 SELECT setseed(0.42);
 
@@ -257,7 +257,19 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO aif_fs_other;
 SET ROLE aif_fs_other;
 SELECT throws_ok($$SELECT aifactory.materialize('b')$$, '42501', NULL, 'only its owner materializes a feature view');
 SELECT throws_ok($$SELECT aifactory.drop_feature_view('b')$$, '42501', NULL, 'only its owner drops it');
+SELECT is(aifactory.online_features('a', '1')->>'cat', 'late-wins', 'a reader of the online table looks entities up');
 RESET ROLE;
+REVOKE SELECT ON a_online FROM aif_fs_other;
+SET ROLE aif_fs_other;
+SELECT throws_ok($$SELECT aifactory.online_features('a', '1')$$, '42501', NULL,
+                 'online_features without SELECT on the online table: 42501');
+RESET ROLE;
+ALTER TABLE a_online ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON a_online TO aif_fs_other;
+SET ROLE aif_fs_other;
+SELECT is(aifactory.online_features('a', '1'), NULL, 'row security applies to the lookup (no policy: no rows)');
+RESET ROLE;
+ALTER TABLE a_online DISABLE ROW LEVEL SECURITY;
 SELECT lives_ok($$SELECT aifactory.drop_training_set('big_ts'); SELECT aifactory.drop_feature_view('big')$$,
                 'the owner drops a training set and then its feature view');
 
