@@ -47,14 +47,25 @@
  * KMEANS_TILE_FLOPS of work between two CHECK_FOR_INTERRUPTS().
  *
  * Memory beyond X: 24 bytes a row (two label arrays, the row norms, the
- * k-means++ distances), plus a block of rows and k x p per center array.
+ * k-means++ distances), plus a block of rows and k x p per center array;
+ * with threads (below) 8 bytes a row more and the moved rows' values of a
+ * round of blocks (at most KMEANS_ROUND_BYTES).
+ *
+ * On a large input Lloyd's assignment runs in two threads (a helper
+ * thread beside the backend's), block by block; the main thread then
+ * applies the blocks' changes in block order exactly as the serial step
+ * would, so the results are the same whatever the number of threads
+ * (KMeansLloydStepThreaded).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 
@@ -87,6 +98,26 @@
  * clusters the plain loop rarely adds into the same sums twice in a row.
  */
 #define KMEANS_ONEHOT_MAX_K	16
+
+/*
+ * Lloyd's assignment runs in threads (KMeansLloydStep) from this many rows
+ * up; below, a thread's start costs more than it saves.
+ */
+#define KMEANS_THREAD_MIN_ROWS	65536
+
+/*
+ * Bytes of moved rows' values that one round of threaded blocks may hold
+ * (KMeansLloydStepThreaded): a round takes as many blocks as the most
+ * values their sparse updates could need would fill (a quarter of their
+ * rows with k <= KMEANS_ONEHOT_MAX_K, beyond which a block's update is
+ * dense; all rows above).  The rounds should be few: at the end of each
+ * this thread waits for the helper, and on a busy machine a wait costs a
+ * scheduling delay.  On 1M x 20 with k = 8 one round holds every block
+ * (40 MB, a quarter of X).
+ */
+#ifndef KMEANS_ROUND_BYTES		/* the unit test sets it lower */
+#define KMEANS_ROUND_BYTES		(64 * 1024 * 1024)
+#endif
 
 /* Silhouette tiles: rows of the sample against columns of the sample. */
 #define SIL_TILE_ROWS		128
@@ -126,12 +157,59 @@ typedef struct KMeansData
 	double	   *best;			/* block: best ||c||^2 - 2 x.c so far */
 	int		   *blab;			/* block: labels of the current block */
 	int		   *moved;			/* block: rows whose label changed */
+	int			threads;		/* for Lloyd's assignment (KMeansLloydStep) */
+	bool		in_thread;		/* a copy used by a helper thread */
+
+	/* threaded Lloyd steps, allocated by the first one (KMeansThreadsPrepare) */
+	struct KMeansData *helper;	/* the helper thread's copy, own scratch */
+	int64		round_blocks;	/* blocks per round */
+	int		   *block_nmoved;	/* round_blocks */
+	bool	   *block_dense;	/* round_blocks */
+	double	   *block_sums;		/* round_blocks x k x p, or NULL */
+	int			slot_rows;		/* moved rows' values a block may leave */
+	double	   *moved_vals;		/* round_blocks x slot_rows x p */
+	int		   *moved_rows;		/* n */
+	int		   *moved_to;		/* n */
 } KMeansData;
+
+/*
+ * The assignment of a range of blocks in one Lloyd iteration, as one
+ * thread computes it (KMeansAssignBlocks).  Per block b of the round
+ * (index b - first), the rows whose label changes are listed at the
+ * block's own rows of the per-row arrays moved_rows (row within the
+ * block) and moved_to (new label), so that threads never write the same
+ * memory.  When sums are wanted, a block where many rows move leaves its
+ * +-1 update of the center sums in bsums (dense); any other leaves the
+ * centered values of its moved rows in vals (slot_rows x p per block, a
+ * row's p values together).
+ */
+typedef struct KMeansAssignTask
+{
+	KMeansData *d;				/* the thread's copy: its own block scratch */
+	int			k;
+	const double *centers;
+	const double *cnorm;
+	const int  *labels;
+	bool		want_sums;		/* the step updates the center sums */
+	bool		dense;			/* compute bsums for blocks with many moves */
+	int64		first;			/* first block of the round */
+	int64		last;			/* the round's blocks: [first, last) */
+	int64	   *next;			/* the next block to take, shared */
+	int		   *nmoved;			/* per block of the round */
+	bool	   *took_dense;		/* per block of the round */
+	double	   *bsums;			/* per block of the round: k x p */
+	double	   *vals;			/* per block of the round: slot_rows x p */
+	int			slot_rows;
+	int		   *moved_rows;		/* per row of X */
+	int		   *moved_to;		/* per row of X */
+} KMeansAssignTask;
 
 static void KMeansCheckOptions(int64 n, int p, const KMeansOptions *opts);
 static void KMeansPrepare(KMeansData *d, const double *X, int64 n, int p, int k,
 						  double tol);
 static void KMeansRelease(KMeansData *d);
+static int	KMeansUsableThreads(int asked);
+static void KMeansThreadsPrepare(KMeansData *d, int k);
 static void KMeansLoadBlock(KMeansData *d, int64 r0, int m);
 static void KMeansNearestBlock(KMeansData *d, int m, const double *centers,
 							   const double *cnorm, int k);
@@ -139,6 +217,11 @@ static void KMeansPlusPlus(KMeansData *d, int k, AifRng *rng, double *centers,
 						   double *closest);
 static void KMeansRun(KMeansData *d, const KMeansOptions *opts, double *centers,
 					  int *labels, double *inertia, int *n_iter);
+static void KMeansAssignBlocks(KMeansAssignTask *t);
+static void *KMeansAssignThread(void *arg);
+static int64 KMeansLloydStepThreaded(KMeansData *d, int k, const double *centers,
+									 const double *cnorm, int *labels,
+									 double *sums, int64 *counts);
 static int64 KMeansLloydStep(KMeansData *d, int k, const double *centers,
 							 int *labels, double *sums, int64 *counts,
 							 double *centers_new);
@@ -158,6 +241,7 @@ KMeansDefaultOptions(KMeansOptions *opts)
 	opts->max_iter = KMEANS_DEFAULT_MAX_ITER;
 	opts->tol = KMEANS_DEFAULT_TOL;
 	opts->seed = 0;
+	opts->threads = KMEANS_DEFAULT_THREADS;
 }
 
 /*
@@ -184,6 +268,7 @@ KMeansFit(const double *X, int64 n, int p, const KMeansOptions *opts,
 
 	KMeansCheckOptions(n, p, opts);
 	KMeansPrepare(&d, X, n, p, k, opts->tol);
+	d.threads = KMeansUsableThreads(opts->threads);
 
 	centers = (double *) palloc(sizeof(double) * (Size) k * p);
 	best_centers = (double *) palloc(sizeof(double) * (Size) k * p);
@@ -246,6 +331,7 @@ KMeansLloyd(const double *X, int64 n, int p, const KMeansOptions *opts,
 
 	KMeansCheckOptions(n, p, opts);
 	KMeansPrepare(&d, X, n, p, k, opts->tol);
+	d.threads = KMeansUsableThreads(opts->threads);
 
 	centers = (double *) palloc(sizeof(double) * (Size) k * p);
 	for (c = 0; c < k; c++)
@@ -370,6 +456,7 @@ KMeansPrepare(KMeansData *d, const double *X, int64 n, int p, int k, double tol)
 	double		total = 0;
 
 	memset(d, 0, sizeof(KMeansData));
+	d->threads = 1;
 	d->X = X;
 	d->n = n;
 	d->p = p;
@@ -449,6 +536,40 @@ KMeansRelease(KMeansData *d)
 	pfree(d->dist);
 	if (d->onehot != NULL)
 		pfree(d->onehot);
+	if (d->helper != NULL)
+	{
+		KMeansData *h = d->helper;
+
+		pfree(h->xb);
+		pfree(h->best);
+		pfree(h->blab);
+		pfree(h->moved);
+		pfree(h->dist);
+		if (h->onehot != NULL)
+			pfree(h->onehot);
+		pfree(h);
+		pfree(d->block_nmoved);
+		pfree(d->block_dense);
+		if (d->block_sums != NULL)
+			pfree(d->block_sums);
+		pfree(d->moved_vals);
+		pfree(d->moved_rows);
+		pfree(d->moved_to);
+	}
+}
+
+/*
+ * The threads Lloyd's assignment may use: as asked, at most the online
+ * processors, at least one.
+ */
+static int
+KMeansUsableThreads(int asked)
+{
+	long		online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (online > 0 && asked > online)
+		asked = (int) online;
+	return Max(asked, 1);
 }
 
 /*
@@ -514,7 +635,7 @@ KMeansNearestBlock(KMeansData *d, int m, const double *centers,
 		int			nc = Min(kc, k - c0);
 		int			c;
 
-		if (c0 > 0)
+		if (c0 > 0 && !d->in_thread)
 			CHECK_FOR_INTERRUPTS();
 		/* dist (nc x m) = centers[c0 .. c0+nc-1] xb^T: a row's distances adjacent */
 		cblas_dgemm(CblasColMajor, CblasTrans, CblasTrans, nc, m, d->p,
@@ -768,6 +889,255 @@ KMeansRun(KMeansData *d, const KMeansOptions *opts, double *centers, int *labels
 }
 
 /*
+ * The scratch of threaded Lloyd steps, once per fit: a copy of d with its
+ * own block buffers for the helper thread, the per-row lists of moves and
+ * the per-block results of a round.  Allocated here, in the caller's
+ * thread and memory context: the threads themselves never allocate.
+ */
+static void
+KMeansThreadsPrepare(KMeansData *d, int k)
+{
+	KMeansData *h = (KMeansData *) palloc(sizeof(KMeansData));
+	int64		nblocks = (d->n + d->block - 1) / d->block;
+	Size		per_block = sizeof(double) * (Size) k * d->p;
+
+	*h = *d;
+	h->helper = NULL;
+	h->in_thread = true;
+	h->xb = (double *) palloc(sizeof(double) * (Size) d->block * d->p);
+	h->best = (double *) palloc(sizeof(double) * d->block);
+	h->blab = (int *) palloc(sizeof(int) * d->block);
+	h->moved = (int *) palloc(sizeof(int) * d->block);
+	h->dist = (double *) palloc(sizeof(double) * (Size) d->block * d->kc);
+	h->onehot = d->onehot != NULL ?
+		(double *) palloc(sizeof(double) * (Size) d->block * k) : NULL;
+
+	d->slot_rows = d->onehot != NULL ? d->block / 4 + 1 : d->block;
+	d->round_blocks = Min(nblocks, Max((int64) 2,
+									   (int64) (KMEANS_ROUND_BYTES / (sizeof(double) * (Size) d->slot_rows * d->p))));
+	d->block_nmoved = (int *) palloc(sizeof(int) * d->round_blocks);
+	d->block_dense = (bool *) palloc(sizeof(bool) * d->round_blocks);
+	d->block_sums = d->onehot != NULL ?
+		(double *) palloc(per_block * d->round_blocks) : NULL;
+	d->moved_vals = (double *) palloc(sizeof(double) * (Size) d->round_blocks * d->slot_rows * d->p);
+	d->moved_rows = (int *) palloc(sizeof(int) * (Size) d->n);
+	d->moved_to = (int *) palloc(sizeof(int) * (Size) d->n);
+	d->helper = h;
+}
+
+/*
+ * The assignment of the round's blocks, in whichever thread: each thread
+ * takes the next block not yet taken (so a thread that the system leaves
+ * waiting delays the round by one block at most), and for each finds the
+ * nearest centers, the list of rows that change cluster, and for a block
+ * where many change (as KMeansLloydStep decides it) the block's update of
+ * the center sums, H^T Xb, for any other the moved rows' values.  Pure
+ * arithmetic on memory allocated
+ * beforehand: no palloc, no ereport, no interrupt check.
+ */
+static void
+KMeansAssignBlocks(KMeansAssignTask *t)
+{
+	KMeansData *d = t->d;
+	int			k = t->k;
+	int			p = d->p;
+	int			B = d->block;
+	int64		b;
+
+	while ((b = t->first + __atomic_fetch_add(t->next, 1, __ATOMIC_RELAXED)) < t->last)
+	{
+		int64		r0 = b * B;
+		int			m = (int) Min((int64) B, d->n - r0);
+		const int  *lab = t->labels + r0;
+		int		   *mr = t->moved_rows + r0;
+		int		   *mt = t->moved_to + r0;
+		int			nm = 0;
+		int			i;
+
+		KMeansLoadBlock(d, r0, m);
+		KMeansNearestBlock(d, m, t->centers, t->cnorm, k);
+		for (i = 0; i < m; i++)
+			if (lab[i] != d->blab[i])
+			{
+				mr[nm] = i;
+				mt[nm] = d->blab[i];
+				nm++;
+			}
+		t->nmoved[b - t->first] = nm;
+		t->took_dense[b - t->first] = false;
+		if (t->dense && nm > 0 && nm * 4 >= m)
+		{
+			double	   *H = d->onehot;
+
+			memset(H, 0, sizeof(double) * (Size) B * k);
+			for (i = 0; i < nm; i++)
+			{
+				H[(Size) mt[i] * B + mr[i]] = 1.0;
+				if (lab[mr[i]] >= 0)
+					H[(Size) lab[mr[i]] * B + mr[i]] = -1.0;
+			}
+			cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, k, m,
+						1.0, d->xb, B, H, B, 0.0,
+						t->bsums + (Size) (b - t->first) * k * p, p);
+			t->took_dense[b - t->first] = true;
+		}
+		else if (t->want_sums && nm > 0)
+		{
+			double	   *v = t->vals + (Size) (b - t->first) * t->slot_rows * p;
+
+			for (i = 0; i < nm; i++)
+			{
+				const double *x = d->xb + mr[i];
+				int			j;
+
+				for (j = 0; j < p; j++)
+					v[(Size) i * p + j] = x[(Size) j * B];
+			}
+		}
+	}
+}
+
+/* A helper thread's body. */
+static void *
+KMeansAssignThread(void *arg)
+{
+	KMeansAssignBlocks((KMeansAssignTask *) arg);
+	return NULL;
+}
+
+/*
+ * KMeansLloydStep's assignment and sums in two threads, with exactly the
+ * serial step's results.  The blocks are taken in rounds (see
+ * KMEANS_ROUND_BYTES); in a round this thread and a helper thread take
+ * blocks in turn, as each is ready, recording what changes per block
+ * (KMeansAssignBlocks); after the join
+ * this thread applies the blocks' changes to the sums, counts and labels
+ * in block order, by the same operations in the same order as the serial
+ * step: a dense block's H^T Xb added whole, a sparse block's moved rows
+ * one by one (from the values the assigning thread copied out of its
+ * block buffer).  So the result does not depend on the number of
+ * threads, and no thread outlives the round that started it.
+ *
+ * The helper runs with every signal blocked (a backend's signal handlers
+ * must run in its main thread), touches no PostgreSQL state and allocates
+ * nothing; this thread checks for interrupts only between rounds, when
+ * the helper has been joined.  If the helper cannot be started, this
+ * thread assigns every block.
+ */
+static int64
+KMeansLloydStepThreaded(KMeansData *d, int k, const double *centers,
+						const double *cnorm, int *labels, double *sums,
+						int64 *counts)
+{
+	int			p = d->p;
+	int			B = d->block;
+	int64		n = d->n;
+	int64		nblocks = (n + B - 1) / B;
+	int64		changed = 0;
+	int64		first;
+
+	if (d->helper == NULL)
+		KMeansThreadsPrepare(d, k);
+
+	for (first = 0; first < nblocks; first += d->round_blocks)
+	{
+		int64		last = Min(nblocks, first + d->round_blocks);
+		KMeansAssignTask mine;
+		KMeansAssignTask other;
+		int64		next = 0;
+		pthread_t	tid;
+		sigset_t	all;
+		sigset_t	old;
+		bool		started;
+		int64		b;
+
+		CHECK_FOR_INTERRUPTS();
+		mine.d = d;
+		mine.k = k;
+		mine.centers = centers;
+		mine.cnorm = cnorm;
+		mine.labels = labels;
+		mine.want_sums = sums != NULL;
+		mine.dense = sums != NULL && d->onehot != NULL;
+		mine.first = first;
+		mine.last = last;
+		mine.next = &next;
+		mine.nmoved = d->block_nmoved;
+		mine.took_dense = d->block_dense;
+		mine.bsums = d->block_sums;
+		mine.vals = d->moved_vals;
+		mine.slot_rows = d->slot_rows;
+		mine.moved_rows = d->moved_rows;
+		mine.moved_to = d->moved_to;
+		other = mine;
+		other.d = d->helper;
+
+		/* the helper inherits a mask that blocks every signal */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		started = pthread_create(&tid, NULL, KMeansAssignThread, &other) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		KMeansAssignBlocks(&mine);	/* without a helper: every block */
+		if (started)
+			pthread_join(tid, NULL);
+
+		for (b = first; b < last; b++)
+		{
+			int64		r0 = b * B;
+			int		   *lab = labels + r0;
+			const int  *mr = d->moved_rows + r0;
+			const int  *mt = d->moved_to + r0;
+			int			nm = d->block_nmoved[b - first];
+			int			i;
+			int			j;
+			int			c;
+
+			changed += nm;
+			if (nm == 0)
+				continue;
+			if (sums != NULL && d->block_dense[b - first])
+			{
+				const double *bs = d->block_sums + (Size) (b - first) * k * p;
+
+				for (c = 0; c < k * p; c++)
+					sums[c] += bs[c];
+			}
+			else if (sums != NULL)
+			{
+				const double *v = d->moved_vals + (Size) (b - first) * d->slot_rows * p;
+
+				for (i = 0; i < nm; i++)
+				{
+					const double *x = v + (Size) i * p;
+					double	   *to = sums + (Size) mt[i] * p;
+
+					if (lab[mr[i]] >= 0)
+					{
+						double	   *from = sums + (Size) lab[mr[i]] * p;
+
+						for (j = 0; j < p; j++)
+							from[j] -= x[j];
+					}
+					for (j = 0; j < p; j++)
+						to[j] += x[j];
+				}
+			}
+			for (i = 0; i < nm; i++)
+			{
+				if (sums != NULL)
+				{
+					if (lab[mr[i]] >= 0)
+						counts[lab[mr[i]]]--;
+					counts[mt[i]]++;
+				}
+				lab[mr[i]] = mt[i];
+			}
+		}
+	}
+	return changed;
+}
+
+/*
  * One Lloyd iteration: assign every row to its nearest center (labels),
  * and unless sums is NULL, bring the clusters' sums and counts up to date
  * with the new labels and average them, with empty clusters relocated,
@@ -797,76 +1167,82 @@ KMeansLloydStep(KMeansData *d, int k, const double *centers, int *labels,
 
 	for (c = 0; c < k; c++)
 		cnorm[c] = cblas_ddot(p, centers + (Size) c * p, 1, centers + (Size) c * p, 1);
-	if (sums != NULL && d->onehot != NULL)
-		bsums = (double *) palloc(sizeof(double) * (Size) k * p);
-
-	for (r0 = 0; r0 < d->n; r0 += B)
+	/* one thread per half of the rows, when they are many (see below) */
+	if (d->threads > 1 && d->n >= KMEANS_THREAD_MIN_ROWS && d->kc >= k)
+		changed = KMeansLloydStepThreaded(d, k, centers, cnorm, labels, sums, counts);
+	else
 	{
-		int			m = (int) Min((int64) B, d->n - r0);
-		int		   *lab = labels + r0;
-		int		   *moved = d->moved;
-		int			nmoved = 0;
-		int			i;
+		if (sums != NULL && d->onehot != NULL)
+			bsums = (double *) palloc(sizeof(double) * (Size) k * p);
 
-		CHECK_FOR_INTERRUPTS();
-		KMeansLoadBlock(d, r0, m);
-		KMeansNearestBlock(d, m, centers, cnorm, k);
-		for (i = 0; i < m; i++)
-			if (lab[i] != d->blab[i])
-				moved[nmoved++] = i;
-		changed += nmoved;
-		if (nmoved == 0)
-			continue;
-
-		if (sums != NULL && bsums != NULL && nmoved * 4 >= m)
+		for (r0 = 0; r0 < d->n; r0 += B)
 		{
-			double	   *H = d->onehot;
+			int			m = (int) Min((int64) B, d->n - r0);
+			int		   *lab = labels + r0;
+			int		   *moved = d->moved;
+			int			nmoved = 0;
+			int			i;
 
-			memset(H, 0, sizeof(double) * (Size) B * k);
-			for (i = 0; i < nmoved; i++)
+			CHECK_FOR_INTERRUPTS();
+			KMeansLoadBlock(d, r0, m);
+			KMeansNearestBlock(d, m, centers, cnorm, k);
+			for (i = 0; i < m; i++)
+				if (lab[i] != d->blab[i])
+					moved[nmoved++] = i;
+			changed += nmoved;
+			if (nmoved == 0)
+				continue;
+
+			if (sums != NULL && bsums != NULL && nmoved * 4 >= m)
 			{
-				int			row = moved[i];
+				double	   *H = d->onehot;
 
-				H[(Size) d->blab[row] * B + row] = 1.0;
-				if (lab[row] >= 0)
-					H[(Size) lab[row] * B + row] = -1.0;
-			}
-			cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, k, m,
-						1.0, d->xb, B, H, B, 0.0, bsums, p);
-			for (c = 0; c < k * p; c++)
-				sums[c] += bsums[c];
-		}
-		else if (sums != NULL)
-		{
-			for (i = 0; i < nmoved; i++)
-			{
-				int			row = moved[i];
-				double	   *to = sums + (Size) d->blab[row] * p;
-				const double *x = d->xb + row;
-
-				if (lab[row] >= 0)
+				memset(H, 0, sizeof(double) * (Size) B * k);
+				for (i = 0; i < nmoved; i++)
 				{
-					double	   *from = sums + (Size) lab[row] * p;
+					int			row = moved[i];
 
-					for (j = 0; j < p; j++)
-						from[j] -= x[(Size) j * B];
+					H[(Size) d->blab[row] * B + row] = 1.0;
+					if (lab[row] >= 0)
+						H[(Size) lab[row] * B + row] = -1.0;
 				}
-				for (j = 0; j < p; j++)
-					to[j] += x[(Size) j * B];
+				cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, k, m,
+							1.0, d->xb, B, H, B, 0.0, bsums, p);
+				for (c = 0; c < k * p; c++)
+					sums[c] += bsums[c];
 			}
-		}
-
-		for (i = 0; i < nmoved; i++)
-		{
-			int			row = moved[i];
-
-			if (sums != NULL)
+			else if (sums != NULL)
 			{
-				if (lab[row] >= 0)
-					counts[lab[row]]--;
-				counts[d->blab[row]]++;
+				for (i = 0; i < nmoved; i++)
+				{
+					int			row = moved[i];
+					double	   *to = sums + (Size) d->blab[row] * p;
+					const double *x = d->xb + row;
+
+					if (lab[row] >= 0)
+					{
+						double	   *from = sums + (Size) lab[row] * p;
+
+						for (j = 0; j < p; j++)
+							from[j] -= x[(Size) j * B];
+					}
+					for (j = 0; j < p; j++)
+						to[j] += x[(Size) j * B];
+				}
 			}
-			lab[row] = d->blab[row];
+
+			for (i = 0; i < nmoved; i++)
+			{
+				int			row = moved[i];
+
+				if (sums != NULL)
+				{
+					if (lab[row] >= 0)
+						counts[lab[row]]--;
+					counts[d->blab[row]]++;
+				}
+				lab[row] = d->blab[row];
+			}
 		}
 	}
 

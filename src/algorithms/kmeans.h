@@ -28,6 +28,12 @@
 #define KMEANS_DEFAULT_MAX_ITER		300
 #define KMEANS_DEFAULT_TOL			1e-4
 
+/*
+ * Threads for Lloyd's assignment step on large inputs (capped at the
+ * online processors); the results are the same for any number.
+ */
+#define KMEANS_DEFAULT_THREADS		2
+
 typedef struct KMeansOptions
 {
 	int			n_clusters;		/* k >= 1, at most the number of rows */
@@ -36,6 +42,8 @@ typedef struct KMeansOptions
 	double		tol;			/* relative to the mean feature variance, >= 0 */
 	uint64		seed;			/* run r seeds its RNG with the r-th output of
 								 * splitmix64 started at seed */
+	int			threads;		/* for Lloyd's assignment on large inputs;
+								 * results do not depend on it */
 } KMeansOptions;
 
 typedef struct KMeansModel

@@ -71,8 +71,18 @@ impute_value(double *v, int64 n, ImputeStrategy strategy)
 	}
 }
 
+/*
+ * Imputation values, and the NaNs of the matrices replaced by them.
+ * trsum and tesum are each design column's sums over the training and the
+ * test rows, in row order, as DatasetBuild added them while filling the
+ * matrices: a column whose sums are not NaN has no missing value, and the
+ * mean of its training rows is trsum / ntrain -- the very sum that
+ * impute_value would take, in the same order -- so such a column needs no
+ * further pass over its values unless a median or mode is wanted.
+ */
 static void
-impute(Dataset *ds, Model *model, ImputeStrategy strategy)
+impute(Dataset *ds, Model *model, ImputeStrategy strategy,
+	   const double *trsum, const double *tesum)
 {
 	double	   *buf = NULL;
 
@@ -86,6 +96,22 @@ impute(Dataset *ds, Model *model, ImputeStrategy strategy)
 
 		if (f->kind != FEATURE_NUMERIC)
 			continue;
+		if (!isnan(trsum[f->design_offset]) && !isnan(tesum[f->design_offset]) &&
+			ds->ntrain > 0 &&
+			(strategy == IMPUTE_MEAN || strategy == IMPUTE_ERROR ||
+			 strategy == IMPUTE_NONE))
+		{
+			/* nothing missing: only the value a NULL gets at prediction */
+			if (strategy == IMPUTE_MEAN)
+				f->impute = trsum[f->design_offset] / ds->ntrain;
+			else
+			{
+				f->impute = NAN;
+				if (strategy == IMPUTE_NONE)
+					f->keep_missing = true;
+			}
+			continue;
+		}
 		tr = ds->Xtrain + (Size) f->design_offset * ds->ntrain;
 		te = ds->Xtest + (Size) f->design_offset * ds->ntest;
 		if (buf == NULL)
@@ -197,30 +223,12 @@ chunks_in_scan_order(PassState *st, int *nchunks)
 	return list;
 }
 
-/* Is this row a test row?  ties[] counts down the ties admitted at a class's threshold. */
-static inline bool
-row_is_test(const double *row, int p, int width, double test_size,
-			const uint64 *threshold, int64 *ties, bool consume)
-{
-	uint64		h = PassRowHash(row, width);
-
-	if (threshold)
-	{
-		int			c = (int) row[p];
-
-		if (h < threshold[c])
-			return true;
-		if (h == threshold[c] && ties[c] > 0)
-		{
-			if (consume)
-				ties[c]--;
-			return true;
-		}
-		return false;
-	}
-	return test_size > 0 && PassHashFraction(h) < test_size;
-}
-
+/*
+ * Build the dataset (see dataset.h).  The loaded rows (row-major, in
+ * chunks) are read twice: once for the split hashes and classes, once to
+ * copy them into the matrices; each row's side of the split is decided
+ * once, from the compact arrays of the first pass.
+ */
 Dataset *
 DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strategy)
 {
@@ -229,45 +237,67 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	int			width = st->stash_width;
 	int			nchunks;
 	StashChunk **chunks = chunks_in_scan_order(st, &nchunks);
-	uint64	   *threshold = NULL;
-	int64	   *ties = NULL;
+	bool		stratified = test_size > 0 && model->task == TASK_CLASSIFICATION;
+	int64		nrows = 0;
+	uint64	   *hash;
+	int		   *cls = NULL;
+	bool	   *is_test;
+	double	   *trsum;
+	double	   *tesum;
+	int64		at;
 	int64		itr = 0;
 	int64		ite = 0;
 
 	if (width != p + 2)
 		elog(ERROR, "loaded rows have width %d, expected %d", width, p + 2);
 	ds->p = p;
+	for (int i = 0; i < nchunks; i++)
+		nrows += chunks[i]->nrows;
+
+	/* every row's split hash, and its class when the split is stratified */
+	hash = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(nrows, 1));
+	if (stratified)
+		cls = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * Max(nrows, 1));
+	at = 0;
+	for (int i = 0; i < nchunks; i++)
+	{
+		const double *row = chunks[i]->rows;
+
+		for (int r = 0; r < chunks[i]->nrows; r++, row += width, at++)
+		{
+			hash[at] = PassRowHash(row, width);
+			if (cls)
+				cls[at] = (int) row[p];
+		}
+	}
+	CHECK_FOR_INTERRUPTS();
 
 	/*
 	 * The split.  A row's split hash is a seeded random number: a
 	 * regression holds out the rows whose hash falls below test_size (as
 	 * the one-pass scans do); a classifier holds out, in each class, the
 	 * round(test_size * n_c) rows with the smallest hashes (leaving each
-	 * class at least one training row): an exactly stratified split.
+	 * class at least one training row): an exactly stratified split.  Of
+	 * the rows whose hash equals a class's threshold, the first ones in
+	 * row order fill the quota.
 	 */
-	if (test_size > 0 && model->task == TASK_CLASSIFICATION)
+	is_test = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(nrows, 1));
+	if (stratified)
 	{
 		int			K = model->nclasses;
 		int64	   *count = palloc0(sizeof(int64) * K);
 		uint64	  **hashes = palloc0(sizeof(uint64 *) * K);
 		int64	   *fill = palloc0(sizeof(int64) * K);
+		uint64	   *threshold = palloc0(sizeof(uint64) * K);
+		int64	   *ties = palloc0(sizeof(int64) * K);
 
-		for (int i = 0; i < nchunks; i++)
-			for (int r = 0; r < chunks[i]->nrows; r++)
-				count[(int) chunks[i]->rows[(Size) r * width + p]]++;
+		for (at = 0; at < nrows; at++)
+			count[cls[at]]++;
 		for (int c = 0; c < K; c++)
 			hashes[c] = MemoryContextAllocHuge(CurrentMemoryContext,
 											   sizeof(uint64) * Max(count[c], 1));
-		for (int i = 0; i < nchunks; i++)
-			for (int r = 0; r < chunks[i]->nrows; r++)
-			{
-				const double *row = chunks[i]->rows + (Size) r * width;
-				int			c = (int) row[p];
-
-				hashes[c][fill[c]++] = PassRowHash(row, width);
-			}
-		threshold = palloc0(sizeof(uint64) * K);
-		ties = palloc0(sizeof(int64) * K);
+		for (at = 0; at < nrows; at++)
+			hashes[cls[at]][fill[cls[at]]++] = hash[at];
 		for (int c = 0; c < K; c++)
 		{
 			int64		quota = Min((int64) floor(test_size * count[c] + 0.5),
@@ -286,57 +316,74 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 			}
 			pfree(hashes[c]);
 		}
-	}
-
-	/* count, then fill column-major matrices in scan order */
-	{
-		int64	   *ties_copy = NULL;
-
-		if (ties)
+		for (at = 0; at < nrows; at++)
 		{
-			ties_copy = palloc(sizeof(int64) * model->nclasses);
-			memcpy(ties_copy, ties, sizeof(int64) * model->nclasses);
-		}
-		for (int i = 0; i < nchunks; i++)
-			for (int r = 0; r < chunks[i]->nrows; r++)
+			int			c = cls[at];
+			bool		t = hash[at] < threshold[c];
+
+			if (!t && hash[at] == threshold[c] && ties[c] > 0)
 			{
-				if (row_is_test(chunks[i]->rows + (Size) r * width, p, width, test_size,
-								threshold, ties_copy, true))
-					ds->ntest++;
-				else
-					ds->ntrain++;
+				ties[c]--;
+				t = true;
 			}
+			is_test[at] = t;
+			ds->ntest += t;
+		}
+		pfree(cls);
 	}
+	else
+	{
+		for (at = 0; at < nrows; at++)
+		{
+			bool		t = test_size > 0 && PassHashFraction(hash[at]) < test_size;
+
+			is_test[at] = t;
+			ds->ntest += t;
+		}
+	}
+	pfree(hash);
+	ds->ntrain = nrows - ds->ntest;
+
+	/*
+	 * Copy the rows into column-major matrices, in row order, summing each
+	 * column on the way (for impute: a NaN sum means a missing value).
+	 */
 	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
 	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
 	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
 	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
+	trsum = palloc0(sizeof(double) * Max(p, 1));
+	tesum = palloc0(sizeof(double) * Max(p, 1));
+	at = 0;
 	for (int i = 0; i < nchunks; i++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < chunks[i]->nrows; r++)
-		{
-			const double *row = chunks[i]->rows + (Size) r * width;
-			double	   *X;
-			int64		nr;
-			int64		at;
+		const double *row = chunks[i]->rows;
 
-			if (row_is_test(row, p, width, test_size, threshold, ties, true))
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < chunks[i]->nrows; r++, row += width, at++)
+		{
+			if (is_test[at])
 			{
-				X = ds->Xtest;
-				nr = ds->ntest;
-				at = ite++;
-				ds->ytest[at] = row[p];
+				double	   *X = ds->Xtest + ite;
+
+				for (int j = 0; j < p; j++)
+				{
+					X[(Size) j * ds->ntest] = row[j];
+					tesum[j] += row[j];
+				}
+				ds->ytest[ite++] = row[p];
 			}
 			else
 			{
-				X = ds->Xtrain;
-				nr = ds->ntrain;
-				at = itr++;
-				ds->ytrain[at] = row[p];
+				double	   *X = ds->Xtrain + itr;
+
+				for (int j = 0; j < p; j++)
+				{
+					X[(Size) j * ds->ntrain] = row[j];
+					trsum[j] += row[j];
+				}
+				ds->ytrain[itr++] = row[p];
 			}
-			for (int j = 0; j < p; j++)
-				X[(Size) j * nr + at] = row[j];
 		}
 		/* this chunk is copied: give its memory back as we go */
 		pfree(chunks[i]);
@@ -344,10 +391,13 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	if (itr != ds->ntrain || ite != ds->ntest)
 		elog(ERROR, "dataset split counted %lld and %lld rows but placed %lld and %lld",
 			 (long long) ds->ntrain, (long long) ds->ntest, (long long) itr, (long long) ite);
+	pfree(is_test);
 	st->stash = NULL;
 	st->stash_rows = 0;
 
-	impute(ds, model, strategy);
+	impute(ds, model, strategy, trsum, tesum);
+	pfree(trsum);
+	pfree(tesum);
 	return ds;
 }
 

@@ -18,6 +18,7 @@
 #include "libpq/pqformat.h"
 #include "train/pass.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(aifactory_train_transition);
@@ -148,7 +149,7 @@ level_dict_create(void)
 	return d;
 }
 
-static void level_dict_add(LevelDict *d, const char *s, int len, int64 count);
+static int	level_dict_add(LevelDict *d, const char *s, int len, int64 count);
 
 static void
 level_dict_grow(LevelDict *d)
@@ -173,9 +174,11 @@ level_dict_grow(LevelDict *d)
 /*
  * Count `count` occurrences of a value; open addressing, linear probing.
  * Past PASS_MAX_LEVELS distinct values the dictionary only remembers that
- * it overflowed: train() then refuses the column with a hint.
+ * it overflowed: train() then refuses the column with a hint.  Returns the
+ * value's slot, or -1 when it was not counted (overflow) or the slots
+ * have just moved (the dictionary grew).
  */
-static void
+static int
 level_dict_add(LevelDict *d, const char *s, int len, int64 count)
 {
 	uint32		h = hash_bytes((const unsigned char *) s, len);
@@ -188,16 +191,16 @@ level_dict_add(LevelDict *d, const char *s, int len, int64 count)
 			memcmp(d->keys[i], s, len) == 0)
 		{
 			d->counts[i] += count;
-			return;
+			return i;
 		}
 		i = (i + 1) & mask;
 	}
 	if (d->overflow)
-		return;
+		return -1;
 	if (d->nentries >= PASS_MAX_LEVELS)
 	{
 		d->overflow = true;
-		return;
+		return -1;
 	}
 	d->keys[i] = pnstrdup(s, len);
 	d->lens[i] = len;
@@ -205,7 +208,11 @@ level_dict_add(LevelDict *d, const char *s, int len, int64 count)
 	d->counts[i] = count;
 	d->nentries++;
 	if (d->nentries * 2 > d->capacity)
+	{
 		level_dict_grow(d);
+		return -1;
+	}
+	return i;
 }
 
 /* ---- class labels ---- */
@@ -259,15 +266,6 @@ ClassIndex(const Model *model, const int *lookup, const char *s, int len)
 			hi = mid - 1;
 	}
 	return -1;
-}
-
-uint64
-PassRowHash(const double *row, int width)
-{
-	uint64		h;
-
-	memcpy(&h, &row[width - 1], sizeof(h));
-	return h;
 }
 
 /* A 64-bit hash as a fraction in [0, 1): below test_size means a test row. */
@@ -347,6 +345,9 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 	}
 	if (model->task == TASK_CLASSIFICATION)
 	{
+		/* a by-value label's text, hash and class follow from its Datum */
+		if (get_typbyval(st->cols[0].typid))
+			st->label_cache = palloc0(sizeof(LabelCacheEntry) * PASS_LABEL_CACHE);
 		/* the labels are collected by a profile, or on the way by a load */
 		if (plan->mode == PASS_PROFILE ||
 			(plan->mode == PASS_LOAD && model->nclasses == 0))
@@ -563,6 +564,43 @@ encode_row(PassState *st)
 	}
 }
 
+static inline int
+label_cache_index(Datum value)
+{
+	return (int) (((uint64) value * UINT64CONST(0x9E3779B97F4A7C15)) >> 60);
+}
+
+/*
+ * The transition's shortcut for a classification target of a by-value
+ * type (integers, booleans, enums, ...), whose few distinct values repeat
+ * row after row: a label's text is a function of its Datum, so its split-
+ * hash word, its class (or, in a load, its hash) and its slot in the
+ * label dictionary are remembered per Datum, and a repeated label costs
+ * no conversion to text, no hashing of the text and no dictionary probe.
+ * The results are exactly those of the long way.  An entry's slot is
+ * valid while the dictionary does not grow, so a growth (which changes
+ * its capacity) forgets every entry.
+ */
+static inline bool
+label_cache_lookup(PassState *st, Datum value, double *y)
+{
+	LabelCacheEntry *e = &st->label_cache[label_cache_index(value)];
+
+	if (st->target_dict && st->target_dict->capacity != st->label_cache_capacity)
+	{
+		memset(st->label_cache, 0, sizeof(LabelCacheEntry) * PASS_LABEL_CACHE);
+		st->label_cache_capacity = st->target_dict->capacity;
+		return false;
+	}
+	if (!e->valid || e->value != value)
+		return false;
+	st->words[0] = e->word;
+	*y = e->y;
+	if (st->target_dict)
+		st->target_dict->counts[e->slot]++;
+	return true;
+}
+
 Datum
 aifactory_train_transition(PG_FUNCTION_ARGS)
 {
@@ -591,10 +629,16 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		st->rows_null_target++;
 		PG_RETURN_POINTER(st);
 	}
-	if (model->task == TASK_CLASSIFICATION)
+	if (model->task == TASK_CLASSIFICATION && st->label_cache &&
+		label_cache_lookup(st, PG_GETARG_DATUM(2), &y))
+	{
+		/* a label seen before: its word, class and count, from the cache */
+	}
+	else if (model->task == TASK_CLASSIFICATION)
 	{
 		int			len;
 		const char *label;
+		int			slot = -1;
 
 		if (TypeIsNumericFeature(st->cols[0].typid))
 		{
@@ -614,7 +658,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		{
 			MemoryContext old = MemoryContextSwitchTo(st->mcxt);
 
-			level_dict_add(st->target_dict, label, len, 1);
+			slot = level_dict_add(st->target_dict, label, len, 1);
 			MemoryContextSwitchTo(old);
 			/* a load keeps the label's hash; train() maps it to the class */
 			memcpy(&y, &st->words[0], sizeof(y));
@@ -629,6 +673,16 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 						 errmsg("class \"%.*s\" appeared in the source between two scans", len, label),
 						 errhint("Train on data that does not change while it is read.")));
 			y = cls;
+		}
+		if (st->label_cache)
+		{
+			LabelCacheEntry *e = &st->label_cache[label_cache_index(PG_GETARG_DATUM(2))];
+
+			e->value = PG_GETARG_DATUM(2);
+			e->word = st->words[0];
+			e->y = y;
+			e->slot = slot;
+			e->valid = st->target_dict == NULL || slot >= 0;
 		}
 	}
 	else

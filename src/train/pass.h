@@ -118,6 +118,21 @@ typedef struct MetricAcc
 	double		ym2;
 } MetricAcc;
 
+/*
+ * A classification target's recent labels, by Datum (by-value types only;
+ * see label_cache_lookup in pass.c).  Per backend, never serialized.
+ */
+#define PASS_LABEL_CACHE 16
+
+typedef struct LabelCacheEntry
+{
+	Datum		value;
+	bool		valid;
+	uint64		word;			/* the label's split-hash word */
+	double		y;				/* class index, or in a load the label's hash */
+	int			slot;			/* its target_dict slot (with a target_dict) */
+} LabelCacheEntry;
+
 typedef struct PassState
 {
 	PassMode	mode;
@@ -168,6 +183,8 @@ typedef struct PassState
 	int		   *lens;
 	uint64	   *words;			/* current row: what the split hashes */
 	int		   *class_lookup;	/* class indices in bytewise label order */
+	LabelCacheEntry *label_cache;	/* PASS_LABEL_CACHE entries, or NULL */
+	int			label_cache_capacity;	/* target_dict's, when filled */
 } PassState;
 
 extern bytea *PassPlanSerialize(const PassPlan *plan);
@@ -178,8 +195,19 @@ extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
 extern int *ClassLookup(const Model *model);
 extern int	ClassIndex(const Model *model, const int *lookup, const char *s, int len);
 
-/* Where LOAD keeps the split hash of a row: the slot after the target. */
-extern uint64 PassRowHash(const double *row, int width);
+/*
+ * Where LOAD keeps the split hash of a row: the slot after the target.
+ * Inline: building a dataset reads it for every row.
+ */
+static inline uint64
+PassRowHash(const double *row, int width)
+{
+	uint64		h;
+
+	memcpy(&h, &row[width - 1], sizeof(h));
+	return h;
+}
+
 extern double PassHashFraction(uint64 h);
 
 extern void PassHandoffBegin(MemoryContext cxt);

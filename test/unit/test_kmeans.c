@@ -522,6 +522,54 @@ TestReproducible(void)
 	pfree(lb);
 }
 
+/*
+ * The threaded Lloyd step (from 65536 rows up) gives exactly the serial
+ * step's results: centers, labels, inertia and iterations bit for bit,
+ * with k <= 16 (sums updated by dgemm per block while many rows move, over
+ * several rounds of blocks: this program sets KMEANS_ROUND_BYTES low) and
+ * with k > 16 (sums updated row by row).
+ */
+static void
+TestThreads(void)
+{
+	int64		n = 300000;
+	int			p = 12;
+	double	   *X = palloc(sizeof(double) * n * p);
+	int		   *la = palloc(sizeof(int) * n);
+	int		   *lb = palloc(sizeof(int) * n);
+	AifRng		rng;
+	KMeansOptions opts;
+
+	AifRngSeed(&rng, 7);
+	for (int64 i = 0; i < n * p; i++)
+		X[i] = 3.0 + AifRngDouble(&rng) + 0.1 * Normal(&rng);
+	KMeansDefaultOptions(&opts);
+	opts.n_init = 2;
+	opts.max_iter = 40;			/* the labels are still moving: both paths */
+	opts.seed = 5;
+	for (int k = 12; k <= 20; k += 8)
+	{
+		KMeansModel a;
+		KMeansModel b;
+		bool		same_labels = true;
+
+		opts.n_clusters = k;
+		opts.threads = 1;
+		KMeansFit(X, n, p, &opts, &a, la);
+		opts.threads = 2;
+		KMeansFit(X, n, p, &opts, &b, lb);
+		for (int64 i = 0; i < n; i++)
+			same_labels &= la[i] == lb[i];
+		tap_ok(same_labels && memcmp(a.centers, b.centers, sizeof(double) * k * p) == 0 &&
+			   a.inertia == b.inertia && a.n_iter == b.n_iter,
+			   "k = %d, 300000 x 12: one thread and two give bit-identical centers, labels, inertia and n_iter (%d iterations)",
+			   k, a.n_iter);
+	}
+	pfree(X);
+	pfree(la);
+	pfree(lb);
+}
+
 static bool
 FitFails(const double *X, int64 n, int p, const KMeansOptions *opts, int sqlerrcode)
 {
@@ -696,11 +744,18 @@ TestTiming(void)
 	opts.seed = 1;
 
 	opts.n_init = 1;
+	opts.threads = 1;
 	t0 = now_seconds();
 	KMeansFit(X, n, p, &opts, &m1, NULL);
 	t1 = now_seconds() - t0;
-	tap_diag("KMeansFit 1M x 20, k = 8, n_init = 1: %.2f s (%d iterations, %.1f ms each incl. seeding), inertia %.6f",
+	tap_diag("KMeansFit 1M x 20, k = 8, n_init = 1, one thread: %.2f s (%d iterations, %.1f ms each incl. seeding), inertia %.6f",
 			 t1, m1.n_iter, 1e3 * t1 / m1.n_iter, m1.inertia);
+	opts.threads = KMEANS_DEFAULT_THREADS;
+	t0 = now_seconds();
+	KMeansFit(X, n, p, &opts, &m1, NULL);
+	t1 = now_seconds() - t0;
+	tap_diag("KMeansFit 1M x 20, k = 8, n_init = 1, %d threads (at most the processors): %.2f s (%d iterations, %.1f ms each incl. seeding), inertia %.6f",
+			 opts.threads, t1, m1.n_iter, 1e3 * t1 / m1.n_iter, m1.inertia);
 
 	opts.n_init = 10;
 	t0 = now_seconds();
@@ -729,6 +784,7 @@ main(void)
 	TestLloydVsSklearn();
 	TestExtremeK();
 	TestReproducible();
+	TestThreads();
 	TestErrors();
 	TestSilhouette();
 	if (getenv("AIF_TEST_QUICK") == NULL)
