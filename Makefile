@@ -44,8 +44,10 @@ OBJS = \
 	src/train/fit_memory.o \
 	src/train/fit_stream.o \
 	src/train/report.o \
+	src/train/baseline.o \
 	src/core/preprocess.o \
 	src/train/train.o \
+	src/monitor/drift_sql.o \
 	src/predict/evaluate.o \
 	src/predict/explain.o \
 	src/predict/predict.o \

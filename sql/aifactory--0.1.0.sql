@@ -31,7 +31,7 @@ CREATE TABLE @extschema@.models (
     hyperparams jsonb NOT NULL DEFAULT '{}',
     metrics     jsonb NOT NULL DEFAULT '{}',
     features    jsonb NOT NULL DEFAULT '[]',
-    baseline    jsonb,
+    baseline    bytea,
     source      text,
     target      text,
     train_rows  bigint,
@@ -167,6 +167,15 @@ CREATE FUNCTION @extschema@.model_info(project text, version integer DEFAULT NUL
     LANGUAGE C STABLE
     AS 'MODULE_PATHNAME', 'aifactory_model_info';
 COMMENT ON FUNCTION @extschema@.model_info(text, integer) IS 'Algorithm, hyperparameters, features, preprocessing and metrics of a version (default: deployed).';
+
+CREATE FUNCTION @extschema@.drift(project text, source text, version integer DEFAULT NULL,
+                                  methods jsonb DEFAULT '{}', thresholds jsonb DEFAULT '{}')
+    RETURNS TABLE (feature text, kind text, method text, statistic double precision,
+                   p_value double precision, threshold double precision, drifted boolean,
+                   psi double precision)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_drift';
+COMMENT ON FUNCTION @extschema@.drift(text, text, integer, jsonb, jsonb) IS 'Drift of a source against a version''s training baseline (default: deployed): per feature, for the predictions, and the dataset verdict.';
 
 CREATE FUNCTION @extschema@.coefficients(project text, version integer DEFAULT NULL)
     RETURNS TABLE (feature text, estimate double precision, std_error double precision,

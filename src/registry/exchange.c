@@ -5,7 +5,7 @@
  *
  * An export is an envelope around the model bytes that also carries what
  * the registry knows of the model (task, algorithm, hyperparameters,
- * features, metrics, lineage):
+ * features, metrics, lineage, and the drift baseline in base64):
  *
  *	  "AIFX"			4 bytes magic
  *	  envelope version	uint32 (network order)
@@ -28,6 +28,7 @@
 #include "libpq/pqformat.h"
 #include "port/pg_crc32c.h"
 #include "registry/registry.h"
+#include "train/baseline.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -87,7 +88,8 @@ aifactory_export_model(PG_FUNCTION_ARGS)
 							  "'hyperparams', m.hyperparams, 'metrics', m.metrics, "
 							  "'features', m.features, 'source', m.source, 'target', m.target, "
 							  "'train_rows', m.train_rows, 'fit_seconds', m.fit_seconds, "
-							  "'created_at', m.created_at)::text "
+							  "'created_at', m.created_at, "
+							  "'baseline', pg_catalog.encode(m.baseline, 'base64'))::text "
 							  "FROM aifactory.models m JOIN aifactory.projects p "
 							  "ON p.id OPERATOR(pg_catalog.=) m.project_id "
 							  "WHERE m.id OPERATOR(pg_catalog.=) $1",
@@ -236,6 +238,18 @@ aifactory_import_model(PG_FUNCTION_ARGS)
 			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) : 0;
 	}
 	nm.bytes = modelbytes;
+	{
+		/* the drift baseline travels as base64 in the metadata; checked */
+		char	   *b64 = meta_text(meta, "baseline");
+
+		if (b64 != NULL)
+		{
+			nm.baseline = DatumGetByteaPP(DirectFunctionCall2(binary_decode,
+															  CStringGetTextDatum(b64),
+															  CStringGetTextDatum("base64")));
+			(void) BaselineDeserialize(nm.baseline);
+		}
+	}
 	version = RegistryInsertModel(&project, &nm, &model_id);
 	{
 		StringInfoData detail;

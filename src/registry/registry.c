@@ -229,10 +229,10 @@ RegistryLockProject(const ProjectInfo *project)
 int
 RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_id)
 {
-	Oid			types[12] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, JSONBOID,
-	TEXTOID, TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID, JSONBOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {INT8OID, TEXTOID, JSONBOID, JSONBOID, JSONBOID,
+	TEXTOID, TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID, JSONBOID, BYTEAOID};
+	Datum		values[13];
+	char		nulls[13];
 	bool		isnull;
 	int			version;
 	RegistryLockProject(project);
@@ -259,14 +259,18 @@ RegistryInsertModel(const ProjectInfo *project, const NewModel *m, int64 *model_
 		values[11] = JsonbPGetDatum(m->lineage);
 	else
 		nulls[11] = 'n';
+	if (m->baseline)
+		values[12] = PointerGetDatum(m->baseline);
+	else
+		nulls[12] = 'n';
 
 	RegistryExecAsOwner("INSERT INTO " SCHEMA ".models (project_id, version, algorithm, hyperparams, "
-				  "metrics, features, source, target, train_rows, fit_seconds, model, created_by, lineage) "
+				  "metrics, features, source, target, train_rows, fit_seconds, model, created_by, lineage, baseline) "
 				  "SELECT $1, COALESCE(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
-				  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
+				  "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 "
 				  "FROM " SCHEMA ".models WHERE project_id OPERATOR(pg_catalog.=) $1 "
 				  "RETURNING id, version",
-				  12, types, values, nulls, SPI_OK_INSERT_RETURNING);
+				  13, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	*model_id = DatumGetInt64(spi_value(0, 1, &isnull));
 	version = DatumGetInt32(spi_value(0, 2, &isnull));
 	return version;
@@ -286,6 +290,31 @@ RegistryModelVersion(int64 model_id, int *version, char **algorithm)
 		elog(ERROR, "model %lld not found", (long long) model_id);
 	*version = DatumGetInt32(spi_value(0, 1, &isnull));
 	*algorithm = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+}
+
+/*
+ * A model's drift baseline (train/baseline.h), copied into the caller's
+ * memory context (SPI connected), or NULL when the model has none.
+ */
+bytea *
+RegistryGetBaseline(int64 model_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = Int64GetDatum(model_id);
+	exec_read("SELECT baseline FROM " SCHEMA ".models WHERE id OPERATOR(pg_catalog.=) $1",
+			  1, types, values, NULL);
+	if (SPI_processed != 1)
+		elog(ERROR, "model %lld not found", (long long) model_id);
+	d = spi_value(0, 1, &isnull);
+	if (isnull)
+		return NULL;
+	/* detoasted here, then copied out of SPI's memory */
+	return (bytea *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(DatumGetByteaP(d)),
+													   false, -1));
 }
 
 int64

@@ -50,6 +50,7 @@ typedef struct NewModel
 	double		fit_seconds;
 	bytea	   *bytes;
 	Jsonb	   *lineage;		/* training set and feature views, or NULL */
+	bytea	   *baseline;		/* drift baseline (train/baseline.h), or NULL */
 } NewModel;
 
 extern void RegistryCheckProjectName(const char *name);
@@ -86,5 +87,6 @@ extern Jsonb *JsonbFromCString(const char *json);
 extern int	RegistryExecAsOwner(const char *sql, int nargs, Oid *types, Datum *values,
 								const char *nulls, int expect);
 extern void RegistryModelVersion(int64 model_id, int *version, char **algorithm);
+extern bytea *RegistryGetBaseline(int64 model_id);
 
 #endif							/* AIF_REGISTRY_H */

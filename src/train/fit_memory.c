@@ -643,6 +643,11 @@ FitLoadDataset(TrainRun *run)
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
 	elog(DEBUG1, "loading the dataset: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
+	INSTR_TIME_SET_CURRENT(t0);
+	BaselineFeatures(run, ds);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	elog(DEBUG1, "baseline of the features: %.3f s", INSTR_TIME_GET_DOUBLE(t1));
 	return ds;
 }
 
@@ -716,6 +721,7 @@ FitDataset(TrainRun *run, Dataset *ds, const TreeBins *bins)
 			fit_trees(run, ds, row, bins);
 			break;
 	}
+	BaselinePredictions(run, ds, center, scale);
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
 	elog(DEBUG1, "fitting and evaluating in memory: %.3f s", INSTR_TIME_GET_DOUBLE(t1));

@@ -312,6 +312,7 @@ FitLeastSquares(TrainRun *run)
 			fit.r2 = 1.0 - LsqRss(st->lsq, run->model->intercept, run->model->coef) / fit.tss;
 	}
 	regression_test_metrics(run, st);
+	BaselineFromStash(run, st);
 	MetricNumber(run, "train_r2", fit.r2);
 	if (run->algorithm == ALGO_LINEAR)
 	{
@@ -364,6 +365,7 @@ FitNaiveBayesStream(TrainRun *run)
 		}
 	}
 	ClassificationMetrics(run, ev);
+	BaselineFromStash(run, st);
 }
 
 /* ---- PCA ---- */

@@ -389,6 +389,7 @@ TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists, double sec
 	nm.fit_seconds = seconds;
 	nm.bytes = ModelSerialize(run->model);
 	nm.lineage = run->lineage ? JsonbFromCString(run->lineage) : NULL;
+	nm.baseline = run->baseline;
 	result->version = RegistryInsertModel(project, &nm, &model_id);
 	{
 		StringInfoData detail;

@@ -9,6 +9,7 @@
  *					PCA), fitted from parallel-safe aggregate scans
  *	  fit_memory.c	the iterative algorithms, fitted on data loaded once
  *	  report.c		metrics and the JSON stored with a model
+ *	  baseline.c	the drift baseline stored with a model (baseline.h)
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +51,10 @@ typedef struct TrainRun
 	int64		train_rows;
 	int64		test_rows;
 	bool		evaluated_on_train;
+
+	/* the drift baseline: being built (baseline.h), then serialized */
+	struct Baseline *baseline_state;
+	bytea	   *baseline;		/* NULL: none */
 
 	/* least squares */
 	LsqOptions	lsq_opts;
@@ -120,5 +125,11 @@ extern ClassEval *ClassEvalCreate(int nclasses, int64 capacity);
 extern void ClassEvalAdd(ClassEval *ev, int actual, const double *proba, int predicted);
 extern void ClassificationMetrics(TrainRun *run, ClassEval *ev);
 extern char *FeaturesJson(const Model *model);
+
+/* baseline.c */
+extern void BaselineFeatures(TrainRun *run, const Dataset *ds);
+extern void BaselinePredictions(TrainRun *run, const Dataset *ds, const double *center,
+								const double *scale);
+extern void BaselineFromStash(TrainRun *run, PassState *st);
 
 #endif							/* AIF_TRAIN_INTERNAL_H */
