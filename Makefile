@@ -48,6 +48,7 @@ OBJS = \
 	src/core/preprocess.o \
 	src/train/train.o \
 	src/monitor/drift_sql.o \
+	src/monitor/monitors.o \
 	src/predict/evaluate.o \
 	src/predict/explain.o \
 	src/predict/predict.o \

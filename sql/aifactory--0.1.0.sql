@@ -892,6 +892,77 @@ GRANT SELECT ON @extschema@.traffic_splits, @extschema@.prediction_logging,
                 @extschema@.prediction_log TO PUBLIC;
 
 ---------------------------------------------------------------------------
+-- Monitors: drift() of a project's deployed model over a source, run on a
+-- schedule by run_monitors() (one round; pg_cron can drive it).  The
+-- monitors and their reports are user data (pg_dump keeps them), readable
+-- by everyone and written only through the functions, as the extension's
+-- owner after the caller's right has been checked.
+---------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.monitors (
+    id          bigserial PRIMARY KEY,
+    project     text NOT NULL,
+    source      text NOT NULL,
+    every       interval NOT NULL CHECK (every OPERATOR(pg_catalog.>) '0'::interval),
+    on_drift    text NOT NULL DEFAULT 'alert' CHECK (on_drift IN ('alert', 'retrain')),
+    owner       regrole NOT NULL,
+    enabled     boolean NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_run    timestamptz,
+    next_run    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX monitors_due_idx ON @extschema@.monitors (next_run) WHERE enabled;
+COMMENT ON TABLE @extschema@.monitors IS 'Drift monitors: drift() of a project''s deployed model over a source every interval, run by run_monitors().';
+
+-- No foreign key to monitors: reports outlive a dropped monitor.
+CREATE TABLE @extschema@.drift_reports (
+    id                bigserial PRIMARY KEY,
+    monitor_id        bigint NOT NULL,
+    project           text NOT NULL,
+    version           integer,
+    run_at            timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    drifted           boolean,
+    share             double precision,
+    drifted_features  text[],
+    report            jsonb,
+    action            text NOT NULL CHECK (action IN ('none', 'alert', 'retrain')),
+    detail            jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX drift_reports_monitor_idx ON @extschema@.drift_reports (monitor_id, run_at);
+COMMENT ON TABLE @extschema@.drift_reports IS 'One row per monitor run: the dataset verdict, the drifted features, drift()''s rows as JSON, the action taken; a failed run has NULL verdict and the error in detail.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.monitors', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.monitors_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.drift_reports', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.drift_reports_id_seq', '');
+
+CREATE FUNCTION @extschema@.create_monitor(project text, source text, every interval,
+                                           on_drift text DEFAULT 'alert')
+    RETURNS bigint
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_create_monitor';
+COMMENT ON FUNCTION @extschema@.create_monitor(text, text, interval, text) IS
+    'Monitor the drift of a project''s deployed model over a source every interval (project owners only); due at once; returns the monitor id.';
+
+CREATE FUNCTION @extschema@.drop_monitor(id bigint)
+    RETURNS boolean
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_drop_monitor';
+COMMENT ON FUNCTION @extschema@.drop_monitor(bigint) IS
+    'Drop a monitor (its owner or the project''s owner); its reports stay; false if there is no such monitor.';
+
+CREATE FUNCTION @extschema@.run_monitors()
+    RETURNS TABLE (monitor_id bigint, project text, version integer, drifted boolean,
+                   share double precision, action text)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_run_monitors';
+COMMENT ON FUNCTION @extschema@.run_monitors() IS
+    'One round over the due monitors the caller may run: drift() each as its owner, record a report, NOTIFY aifactory_alerts on drift (at commit).';
+
+REVOKE ALL ON @extschema@.monitors, @extschema@.drift_reports FROM PUBLIC;
+GRANT SELECT ON @extschema@.monitors, @extschema@.drift_reports TO PUBLIC;
+
+---------------------------------------------------------------------------
 -- Grants: the registry is read by everyone and written only through the
 -- functions, which check that the caller owns the project.
 ---------------------------------------------------------------------------

@@ -1,0 +1,472 @@
+/*-------------------------------------------------------------------------
+ *
+ * monitors.c
+ *	  Drift monitors: create_monitor(), drop_monitor() and run_monitors(),
+ *	  one round over the due monitors, each checked with drift() and
+ *	  recorded in drift_reports, with NOTIFY aifactory_alerts on drift.
+ *
+ * The monitors and drift_reports tables are written only here, as the
+ * extension's owner, after the caller's right has been checked.  A
+ * monitor's drift() runs as the monitor's owner (the role that created
+ * it), whoever runs the round, so that a superuser's round (pg_cron)
+ * reads each source with its owner's privileges and no more.  Each
+ * monitor runs in a subtransaction: one that fails (its source was
+ * dropped, say) records the error in its report and the round goes on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "core/source.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "registry/registry.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(aifactory_create_monitor);
+PG_FUNCTION_INFO_V1(aifactory_drop_monitor);
+PG_FUNCTION_INFO_V1(aifactory_run_monitors);
+
+#define SCHEMA "aifactory"
+#define ALERT_CHANNEL "aifactory_alerts"
+
+/* drifted feature names carried in a notification; the rest are counted */
+#define NOTIFY_MAX_FEATURES 50
+
+/* One due monitor, copied out of SPI's result. */
+typedef struct DueMonitor
+{
+	int64		id;
+	char	   *project;
+	char	   *source;
+	Oid			owner;
+} DueMonitor;
+
+/* What one monitor's drift() said, or the error it raised. */
+typedef struct MonitorResult
+{
+	bool		ok;
+	int			version;
+	bool		drifted;
+	bool		share_null;
+	double		share;
+	Datum		features;		/* text[] of drifted features */
+	Datum		report;			/* jsonb array of drift()'s rows */
+	char	   *error;
+	char	   *sqlstate;
+} MonitorResult;
+
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
+/*
+ * The source must be readable by the caller now: parsed, planned and
+ * opened with LIMIT 0, as train() would read it.
+ */
+static void
+check_source(const char *source)
+{
+	Oid			relid;
+	char	   *from = SourceFromClause(source, &relid);
+	int			rc;
+
+	rc = SPI_execute(psprintf("SELECT * FROM %s AS aif_source LIMIT 0", from), true, 0);
+	if (rc != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source of a monitor must be a query returning rows"),
+				 errhint("Give a table or view name, or a SELECT query.")));
+}
+
+/*
+ * create_monitor(project, source, every, on_drift): register a monitor
+ * of the project's deployed model over source, due at once.
+ */
+Datum
+aifactory_create_monitor(PG_FUNCTION_ARGS)
+{
+	char	   *project_name;
+	char	   *source;
+	Interval   *every;
+	Interval   *zero = palloc0(sizeof(Interval));
+	char	   *on_drift;
+	ProjectInfo project;
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TEXTOID, OIDOID};
+	Datum		values[5];
+	bool		isnull;
+	int64		id;
+	int			version;
+	char	   *algorithm;
+	int64		model_id;
+	StringInfoData detail;
+
+	require_arg(fcinfo, 0, "project");
+	require_arg(fcinfo, 1, "source");
+	require_arg(fcinfo, 2, "every");
+	require_arg(fcinfo, 3, "on_drift");
+	project_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	every = PG_GETARG_INTERVAL_P(2);
+	on_drift = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(every),
+										  IntervalPGetDatum(zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("every must be a positive interval"),
+				 errhint("For example '1 hour' or '15 minutes'.")));
+	if (strcmp(on_drift, "retrain") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on_drift \"retrain\" is not supported yet"),
+				 errhint("Use 'alert' and retrain on the notification.")));
+	if (strcmp(on_drift, "alert") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown on_drift \"%s\"", on_drift),
+				 errhint("Use 'alert'.")));
+
+	SPI_connect();
+	RegistryGetProject(project_name, &project);
+	RegistryCheckOwner(&project, "create monitors");
+	model_id = RegistryDeployedModelId(project.id);
+	if (model_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("project \"%s\" has no deployed model", project.name),
+				 errhint("Deploy a version with aifactory.deploy('%s', version).", project.name)));
+	RegistryModelVersion(model_id, &version, &algorithm);
+	check_source(source);
+
+	values[0] = CStringGetTextDatum(project.name);
+	values[1] = CStringGetTextDatum(source);
+	values[2] = IntervalPGetDatum(every);
+	values[3] = CStringGetTextDatum(on_drift);
+	values[4] = ObjectIdGetDatum(GetUserId());
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".monitors (project, source, every, on_drift, owner) "
+						"VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole) RETURNING id",
+						5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"monitor\": " INT64_FORMAT ", \"source\": ", id);
+	escape_json(&detail, source);
+	appendStringInfoString(&detail, ", \"every\": ");
+	escape_json(&detail, DatumGetCString(DirectFunctionCall1(interval_out,
+															 IntervalPGetDatum(every))));
+	appendStringInfoString(&detail, ", \"on_drift\": ");
+	escape_json(&detail, on_drift);
+	appendStringInfoChar(&detail, '}');
+	RegistryAudit("create_monitor", project.name, 0, detail.data);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * drop_monitor(id): its owner's members, the project's owner's members
+ * and superusers may drop it; its reports stay.  False if there is no
+ * such monitor.
+ */
+Datum
+aifactory_drop_monitor(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	char	   *project_name;
+	Oid			owner;
+	ProjectInfo project;
+
+	require_arg(fcinfo, 0, "id");
+	id = PG_GETARG_INT64(0);
+	values[0] = Int64GetDatum(id);
+
+	SPI_connect();
+	/* locked, so that a concurrent round or drop waits for us */
+	RegistryExecAsOwner("SELECT project, owner::pg_catalog.oid FROM " SCHEMA ".monitors "
+						"WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+						1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	project_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+										   &isnull));
+	if (!has_privs_of_role(GetUserId(), owner))
+	{
+		if (RegistryFindProject(project_name, &project))
+			RegistryCheckOwner(&project, "drop monitors");
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to drop monitor " INT64_FORMAT, id),
+					 errdetail("Monitor " INT64_FORMAT " is owned by role \"%s\".", id,
+							   GetUserNameFromId(owner, false))));
+	}
+	RegistryExecAsOwner("DELETE FROM " SCHEMA ".monitors WHERE id OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL, SPI_OK_DELETE);
+	RegistryAudit("drop_monitor", project_name, 0,
+				  psprintf("{\"monitor\": " INT64_FORMAT "}", id));
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * The due monitors the caller may run, locked (a concurrent round skips
+ * them), oldest first.
+ */
+static List *
+due_monitors(void)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	List	   *due = NIL;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	RegistryExecAsOwner("SELECT id, project, source, owner::pg_catalog.oid FROM " SCHEMA ".monitors "
+						"WHERE enabled AND next_run OPERATOR(pg_catalog.<=) pg_catalog.now() "
+						"AND pg_catalog.pg_has_role($1, owner::pg_catalog.oid, 'USAGE') "
+						"ORDER BY next_run, id FOR UPDATE SKIP LOCKED",
+						1, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DueMonitor *m = palloc(sizeof(DueMonitor));
+		bool		isnull;
+
+		m->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		m->project = SPI_getvalue(tup, desc, 2);
+		m->source = SPI_getvalue(tup, desc, 3);
+		m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		due = lappend(due, m);
+	}
+	return due;
+}
+
+/*
+ * drift() of the monitor's project over its source, as the monitor's
+ * owner; the verdict, drifted features and report are copied into
+ * the caller's memory.
+ */
+static void
+run_drift(const DueMonitor *m, MonitorResult *r, MemoryContext keep)
+{
+	ProjectInfo project;
+	int64		model_id;
+	char	   *algorithm;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	MemoryContext old;
+	Datum		d;
+
+	RegistryGetProject(m->project, &project);
+	model_id = RegistryDeployedModelId(project.id);
+	if (model_id != 0)
+		RegistryModelVersion(model_id, &r->version, &algorithm);
+
+	values[0] = CStringGetTextDatum(m->project);
+	values[1] = CStringGetTextDatum(m->source);
+	if (SPI_execute_with_args("SELECT "
+							  "pg_catalog.bool_or(d.drifted) FILTER (WHERE d.kind OPERATOR(pg_catalog.=) 'dataset'), "
+							  "pg_catalog.max(d.statistic) FILTER (WHERE d.kind OPERATOR(pg_catalog.=) 'dataset'), "
+							  "COALESCE(pg_catalog.array_agg(d.feature ORDER BY d.feature) "
+							  "  FILTER (WHERE d.drifted AND d.kind OPERATOR(pg_catalog.<>) 'dataset' "
+							  "          AND d.feature OPERATOR(pg_catalog.<>) '(prediction)'), '{}'), "
+							  "pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d.*)) "
+							  "FROM " SCHEMA ".drift($1, $2) d",
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "drift query of monitor " INT64_FORMAT " failed", m->id);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	d = SPI_getbinval(tup, desc, 1, &isnull);
+	r->drifted = !isnull && DatumGetBool(d);
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	r->share_null = isnull;
+	r->share = isnull ? 0 : DatumGetFloat8(d);
+	old = MemoryContextSwitchTo(keep);
+	r->features = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, -1);
+	d = SPI_getbinval(tup, desc, 4, &isnull);
+	r->report = isnull ? JsonbPGetDatum(JsonbFromCString("[]")) : datumCopy(d, false, -1);
+	MemoryContextSwitchTo(old);
+	r->ok = true;
+}
+
+/*
+ * One monitor in a subtransaction, as its owner: an error is caught,
+ * rolled back and kept in r, as PL/Python's subtransactions do; a query
+ * cancel is raised again, so that it stops the whole round.
+ */
+static void
+run_one(const DueMonitor *m, MonitorResult *r)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+
+	memset(r, 0, sizeof(*r));
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		run_drift(m, r, oldcontext);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		SetUserIdAndSecContext(save_userid, save_sec);
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		/* a cancel ends the round, not just this monitor */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		r->ok = false;
+		r->error = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
+		r->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Record the report, move the monitor's schedule on and, on drift,
+ * queue the alert (sent when the transaction commits).  Returns the
+ * action taken.
+ */
+static const char *
+record(const DueMonitor *m, const MonitorResult *r)
+{
+	Oid			types[9] = {INT8OID, TEXTOID, INT4OID, BOOLOID, FLOAT8OID, TEXTARRAYOID,
+	JSONBOID, TEXTOID, JSONBOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *action = (r->ok && r->drifted) ? "alert" : "none";
+	char	   *payload;
+
+	values[0] = Int64GetDatum(m->id);
+	values[1] = CStringGetTextDatum(m->project);
+	values[2] = Int32GetDatum(r->version);
+	if (r->version <= 0)
+		nulls[2] = 'n';
+	values[3] = BoolGetDatum(r->drifted);
+	values[4] = Float8GetDatum(r->share);
+	values[5] = r->features;
+	values[6] = r->report;
+	values[7] = CStringGetTextDatum(action);
+	if (r->ok)
+		values[8] = JsonbPGetDatum(JsonbFromCString("{}"));
+	else
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"error\": ");
+		escape_json(&detail, r->error);
+		appendStringInfoString(&detail, ", \"sqlstate\": ");
+		escape_json(&detail, r->sqlstate);
+		appendStringInfoChar(&detail, '}');
+		values[8] = JsonbPGetDatum(JsonbFromCString(detail.data));
+		nulls[3] = nulls[5] = nulls[6] = 'n';
+	}
+	if (!r->ok || r->share_null)
+		nulls[4] = 'n';
+
+	/* the payload is small whatever the model: at most 50 feature names */
+	RegistryExecAsOwner("INSERT INTO " SCHEMA ".drift_reports "
+						"(monitor_id, project, version, drifted, share, drifted_features, report, action, detail) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+						"RETURNING pg_catalog.jsonb_build_object("
+						"'monitor', monitor_id, 'project', project, 'version', version, "
+						"'share', share, 'drifted_features', drifted_features[1:" CppAsString2(NOTIFY_MAX_FEATURES) "], "
+						"'drifted_count', pg_catalog.cardinality(drifted_features), "
+						"'report', id, 'at', run_at)::text",
+						9, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	RegistryExecAsOwner("UPDATE " SCHEMA ".monitors SET last_run = pg_catalog.now(), "
+						"next_run = pg_catalog.now() OPERATOR(pg_catalog.+) every "
+						"WHERE id OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL, SPI_OK_UPDATE);
+	if (strcmp(action, "alert") == 0)
+		Async_Notify(ALERT_CHANNEL, payload);
+	return action;
+}
+
+/*
+ * run_monitors(): one round over the due monitors the caller may run.
+ */
+Datum
+aifactory_run_monitors(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *due;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	due = due_monitors();
+	foreach(lc, due)
+	{
+		DueMonitor *m = (DueMonitor *) lfirst(lc);
+		MonitorResult r;
+		const char *action;
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		run_one(m, &r);
+		action = record(m, &r);
+
+		values[0] = Int64GetDatum(m->id);
+		values[1] = CStringGetTextDatum(m->project);
+		values[2] = Int32GetDatum(r.version);
+		nulls[2] = r.version <= 0;
+		values[3] = BoolGetDatum(r.drifted);
+		nulls[3] = !r.ok;
+		values[4] = Float8GetDatum(r.share);
+		nulls[4] = !r.ok || r.share_null;
+		values[5] = CStringGetTextDatum(action);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
