@@ -49,6 +49,7 @@ OBJS = \
 	src/train/train.o \
 	src/monitor/drift_sql.o \
 	src/monitor/monitors.o \
+	src/monitor/scheduler.o \
 	src/predict/evaluate.o \
 	src/predict/explain.o \
 	src/predict/predict.o \

@@ -13,6 +13,7 @@
 #include "jobs/jobs.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "monitor/monitor.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -21,6 +22,8 @@ int			aif_blas_threads = 1;
 int			aif_train_memory = 1048576;	/* 1GB */
 int			aif_model_cache_size = 65536;
 int			aif_max_workers = 2;
+char	   *aif_database = NULL;
+int			aif_monitor_naptime = 10;
 
 void		_PG_init(void);
 
@@ -80,7 +83,29 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	/*
+	 * The scheduler worker (scheduler.c) reads both at start and on reload;
+	 * it stays connected to one database, so a new aifactory.database
+	 * restarts it.
+	 */
+	DefineCustomStringVariable("aifactory.database",
+							   "Database whose monitors the scheduler worker runs (needs shared_preload_libraries).",
+							   "An empty string turns the scheduler off.",
+							   &aif_database,
+							   "postgres",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("aifactory.monitor_naptime",
+							"Time the scheduler worker sleeps between two rounds of run_monitors().",
+							NULL,
+							&aif_monitor_naptime,
+							10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("aifactory");
 
 	RegistryCacheInit();
+	SchedulerInit();
 }

@@ -3,7 +3,9 @@
  * monitors.c
  *	  Drift monitors: create_monitor(), drop_monitor() and run_monitors(),
  *	  one round over the due monitors, each checked with drift() and
- *	  recorded in drift_reports, with NOTIFY aifactory_alerts on drift.
+ *	  recorded in drift_reports, with NOTIFY aifactory_alerts on drift
+ *	  and, for on_drift 'retrain', a challenger trained on the source and
+ *	  deployed only if it beats the champion on held-out rows.
  *
  * The monitors and drift_reports tables are written only here, as the
  * extension's owner, after the caller's right has been checked.  A
@@ -13,9 +15,18 @@
  * monitor runs in a subtransaction: one that fails (its source was
  * dropped, say) records the error in its report and the round goes on.
  *
+ * Retraining runs synchronously in the round, as the monitor's owner,
+ * in a subtransaction of its own: the decision needs the trained
+ * challenger, and the round already runs in the background (the
+ * scheduler worker, pg_cron or a loop), so a separate job would only
+ * add a second place where the decision could be lost.  A failed
+ * retraining leaves no challenger and keeps the champion.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -29,6 +40,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/float.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -44,6 +56,17 @@ PG_FUNCTION_INFO_V1(aifactory_run_monitors);
 /* drifted feature names carried in a notification; the rest are counted */
 #define NOTIFY_MAX_FEATURES 50
 
+/*
+ * The retraining split, by a stable hash of the row's text: a quarter is
+ * held out to compare champion and challenger, the rest trains the
+ * challenger.  train() splits that part again as usual (test_size 0.25:
+ * its one-pass fits take the drift baseline from their test rows, and a
+ * promoted challenger must be monitorable), with a fixed seed, so that a
+ * rerun on the same rows gives the same challenger.
+ */
+#define HOLDOUT_TEST "(pg_catalog.hashtext(s::pg_catalog.text) OPERATOR(pg_catalog.&) 3)"
+#define RETRAIN_SEED 42
+
 /* One due monitor, copied out of SPI's result. */
 typedef struct DueMonitor
 {
@@ -51,6 +74,7 @@ typedef struct DueMonitor
 	char	   *project;
 	char	   *source;
 	Oid			owner;
+	bool		retrain;		/* on_drift 'retrain' */
 } DueMonitor;
 
 /* What one monitor's drift() said, or the error it raised. */
@@ -65,6 +89,7 @@ typedef struct MonitorResult
 	Datum		report;			/* jsonb array of drift()'s rows */
 	char	   *error;
 	char	   *sqlstate;
+	char	   *retrain;		/* JSON of the retraining decision, or NULL */
 } MonitorResult;
 
 static void
@@ -132,20 +157,22 @@ aifactory_create_monitor(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("every must be a positive interval"),
 				 errhint("For example '1 hour' or '15 minutes'.")));
-	if (strcmp(on_drift, "retrain") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("on_drift \"retrain\" is not supported yet"),
-				 errhint("Use 'alert' and retrain on the notification.")));
-	if (strcmp(on_drift, "alert") != 0)
+	if (strcmp(on_drift, "alert") != 0 && strcmp(on_drift, "retrain") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown on_drift \"%s\"", on_drift),
-				 errhint("Use 'alert'.")));
+				 errhint("Use 'alert' or 'retrain'.")));
 
 	SPI_connect();
 	RegistryGetProject(project_name, &project);
 	RegistryCheckOwner(&project, "create monitors");
+	if (strcmp(on_drift, "retrain") == 0 &&
+		project.task != TASK_REGRESSION && project.task != TASK_CLASSIFICATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on_drift \"retrain\" needs a regression or classification project, and \"%s\" is not",
+						project.name),
+				 errhint("A challenger is compared with the champion on held-out targets; use 'alert' for clustering and decomposition.")));
 	model_id = RegistryDeployedModelId(project.id);
 	if (model_id == 0)
 		ereport(ERROR,
@@ -243,7 +270,8 @@ due_monitors(void)
 	List	   *due = NIL;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
-	RegistryExecAsOwner("SELECT id, project, source, owner::pg_catalog.oid FROM " SCHEMA ".monitors "
+	RegistryExecAsOwner("SELECT id, project, source, owner::pg_catalog.oid, "
+						"on_drift OPERATOR(pg_catalog.=) 'retrain' FROM " SCHEMA ".monitors "
 						"WHERE enabled AND next_run OPERATOR(pg_catalog.<=) pg_catalog.now() "
 						"AND pg_catalog.pg_has_role($1, owner::pg_catalog.oid, 'USAGE') "
 						"ORDER BY next_run, id FOR UPDATE SKIP LOCKED",
@@ -259,6 +287,7 @@ due_monitors(void)
 		m->project = SPI_getvalue(tup, desc, 2);
 		m->source = SPI_getvalue(tup, desc, 3);
 		m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		m->retrain = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		due = lappend(due, m);
 	}
 	return due;
@@ -316,6 +345,228 @@ run_drift(const DueMonitor *m, MonitorResult *r, MemoryContext keep)
 	r->ok = true;
 }
 
+/* A float8 column of SPI's first row, or NaN when NULL. */
+static double
+spi_float8(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? get_float8_nan() : DatumGetFloat8(d);
+}
+
+static void
+append_score(StringInfo buf, double score)
+{
+	if (isnan(score))
+		appendStringInfoString(buf, "null");
+	else
+		appendStringInfo(buf, "%.17g", score);
+}
+
+/*
+ * Train a challenger on the training part of the monitor's source with
+ * the champion's algorithm, hyperparameters, target and features, score
+ * both on the held-out quarter with the project's key metric, and deploy
+ * the challenger only if its score is strictly higher.  Runs as the
+ * monitor's owner; returns the decision as JSON.
+ */
+static char *
+retrain_challenger(const DueMonitor *m, const ProjectInfo *project, int64 champion_id)
+{
+	Oid			relid;
+	char	   *from = SourceFromClause(m->source, &relid);
+	bool		regression = project->task == TASK_REGRESSION;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTARRAYOID};
+	Datum		values[6];
+	bool		isnull;
+	int			champion;
+	int			challenger;
+	char	   *target;
+	char	   *col;
+	char	   *sql;
+	int64		holdout_rows;
+	double		champion_score;
+	double		challenger_score;
+	bool		promoted;
+	StringInfoData detail;
+
+	/* the champion: what to train again */
+	values[0] = Int64GetDatum(champion_id);
+	types[0] = INT8OID;
+	if (SPI_execute_with_args("SELECT m.version, m.algorithm, m.target, "
+							  "pg_catalog.jsonb_strip_nulls(m.hyperparams), "
+							  "ARRAY(SELECT e.f OPERATOR(pg_catalog.->>) 'name' "
+							  "      FROM pg_catalog.jsonb_array_elements(m.features) WITH ORDINALITY AS e(f, n) "
+							  "      ORDER BY e.n) "
+							  "FROM " SCHEMA ".models m WHERE m.id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "deployed model " INT64_FORMAT " not found, which should not happen", champion_id);
+	champion = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (target == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("version %d of project \"%s\" has no target to retrain on",
+						champion, project->name)));
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(project->name);
+	values[1] = CStringGetTextDatum(psprintf("SELECT * FROM %s AS s WHERE " HOLDOUT_TEST
+											 " OPERATOR(pg_catalog.<>) 0", from));
+	values[2] = CStringGetTextDatum(target);
+	values[3] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	values[4] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	values[5] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+
+	/* the challenger, never deployed by train() itself */
+	if (SPI_execute_with_args("SELECT t.version FROM " SCHEMA ".train($1, $2, $3, $4, $5, $6, "
+							  "0.25, " CppAsString2(RETRAIN_SEED) ", 'none') t",
+							  6, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "train() of monitor " INT64_FORMAT " returned no row, which should not happen", m->id);
+	challenger = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* both scored on the held-out quarter */
+	col = psprintf("s.%s", quote_identifier(target));
+	if (regression)
+		sql = psprintf("WITH h AS ("
+					   " SELECT %s::pg_catalog.float8 AS y, "
+					   " " SCHEMA ".predict($1, $2, s) AS a, " SCHEMA ".predict($1, $3, s) AS b "
+					   " FROM %s AS s WHERE " HOLDOUT_TEST " OPERATOR(pg_catalog.=) 0 AND %s IS NOT NULL), "
+					   "t AS (SELECT pg_catalog.avg(h.y) AS ybar FROM h) "
+					   "SELECT pg_catalog.count(*), "
+					   " 1 OPERATOR(pg_catalog.-) (pg_catalog.sum((h.y OPERATOR(pg_catalog.-) h.a) OPERATOR(pg_catalog.^) 2) "
+					   "   OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum((h.y OPERATOR(pg_catalog.-) t.ybar) OPERATOR(pg_catalog.^) 2), 0)), "
+					   " 1 OPERATOR(pg_catalog.-) (pg_catalog.sum((h.y OPERATOR(pg_catalog.-) h.b) OPERATOR(pg_catalog.^) 2) "
+					   "   OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum((h.y OPERATOR(pg_catalog.-) t.ybar) OPERATOR(pg_catalog.^) 2), 0)) "
+					   "FROM h CROSS JOIN t",
+					   col, from, col);
+	else
+		/* macro F1 over the labels each model's confusion matrix has */
+		sql = psprintf("WITH h AS ("
+					   " SELECT %s::pg_catalog.text AS y, "
+					   " " SCHEMA ".predict_class($1, $2, s) AS a, " SCHEMA ".predict_class($1, $3, s) AS b "
+					   " FROM %s AS s WHERE " HOLDOUT_TEST " OPERATOR(pg_catalog.=) 0 AND %s IS NOT NULL), "
+					   "l AS (SELECT h.y AS label FROM h UNION SELECT h.a FROM h UNION SELECT h.b FROM h), "
+					   "f AS (SELECT "
+					   " pg_catalog.count(*) FILTER (WHERE h.y OPERATOR(pg_catalog.=) l.label)::pg_catalog.float8 AS ny, "
+					   " pg_catalog.count(*) FILTER (WHERE h.a OPERATOR(pg_catalog.=) l.label)::pg_catalog.float8 AS na, "
+					   " pg_catalog.count(*) FILTER (WHERE h.b OPERATOR(pg_catalog.=) l.label)::pg_catalog.float8 AS nb, "
+					   " pg_catalog.count(*) FILTER (WHERE h.y OPERATOR(pg_catalog.=) l.label "
+					   "   AND h.a OPERATOR(pg_catalog.=) l.label)::pg_catalog.float8 AS ta, "
+					   " pg_catalog.count(*) FILTER (WHERE h.y OPERATOR(pg_catalog.=) l.label "
+					   "   AND h.b OPERATOR(pg_catalog.=) l.label)::pg_catalog.float8 AS tb "
+					   " FROM l CROSS JOIN h GROUP BY l.label) "
+					   "SELECT (SELECT pg_catalog.count(*) FROM h), "
+					   " pg_catalog.avg(2 OPERATOR(pg_catalog.*) f.ta OPERATOR(pg_catalog./) (f.ny OPERATOR(pg_catalog.+) f.na)) "
+					   "   FILTER (WHERE f.ny OPERATOR(pg_catalog.+) f.na OPERATOR(pg_catalog.>) 0), "
+					   " pg_catalog.avg(2 OPERATOR(pg_catalog.*) f.tb OPERATOR(pg_catalog./) (f.ny OPERATOR(pg_catalog.+) f.nb)) "
+					   "   FILTER (WHERE f.ny OPERATOR(pg_catalog.+) f.nb OPERATOR(pg_catalog.>) 0) "
+					   "FROM f",
+					   col, from, col);
+	types[1] = INT4OID;
+	types[2] = INT4OID;
+	values[1] = Int32GetDatum(champion);
+	values[2] = Int32GetDatum(challenger);
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "scoring query of monitor " INT64_FORMAT " failed", m->id);
+	holdout_rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	champion_score = spi_float8(2);
+	challenger_score = spi_float8(3);
+
+	/* no score (no held-out rows, a constant target) promotes nothing */
+	promoted = !isnan(champion_score) && !isnan(challenger_score) &&
+		challenger_score > champion_score;
+	if (promoted &&
+		SPI_execute_with_args("SELECT 1 FROM " SCHEMA ".deploy($1, $3)",
+							  3, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "deploy of monitor " INT64_FORMAT " failed", m->id);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"metric\": \"%s\", \"holdout_rows\": " INT64_FORMAT
+					 ", \"champion\": {\"version\": %d, \"score\": ",
+					 regression ? "r2" : "f1", holdout_rows, champion);
+	append_score(&detail, champion_score);
+	appendStringInfo(&detail, "}, \"challenger\": {\"version\": %d, \"score\": ", challenger);
+	append_score(&detail, challenger_score);
+	appendStringInfo(&detail, "}, \"promoted\": %s}", promoted ? "true" : "false");
+	return detail.data;
+}
+
+/*
+ * Retrain after a drift, in a subtransaction of its own inside the
+ * monitor's: a failure rolls back the challenger, keeps the champion and
+ * becomes the decision's error.  The decision is audited as
+ * monitor_retrain and returned (allocated in keep) for drift_reports.
+ */
+static char *
+run_retrain(const DueMonitor *m, MemoryContext keep)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ProjectInfo project;
+	int64		champion_id;
+	int			champion = 0;
+	char	   *algorithm;
+	char	   *detail = NULL;
+
+	RegistryGetProject(m->project, &project);
+	champion_id = RegistryDeployedModelId(project.id);
+	if (champion_id != 0)
+		RegistryModelVersion(champion_id, &champion, &algorithm);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		char	   *d;
+
+		if (champion_id == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("project \"%s\" has no deployed model", project.name)));
+		d = retrain_challenger(m, &project, champion_id);
+		detail = MemoryContextStrdup(keep, d);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		StringInfoData buf;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "{\"metric\": \"%s\", \"champion\": {\"version\": %d}, "
+						 "\"promoted\": false, \"error\": ",
+						 project.task == TASK_REGRESSION ? "r2" : "f1", champion);
+		escape_json(&buf, edata->message ? edata->message : "unknown error");
+		appendStringInfoString(&buf, ", \"sqlstate\": ");
+		escape_json(&buf, unpack_sql_state(edata->sqlerrcode));
+		appendStringInfoChar(&buf, '}');
+		detail = MemoryContextStrdup(keep, buf.data);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	/* the same detail, with the monitor's id in front */
+	RegistryAudit("monitor_retrain", project.name, champion,
+				  psprintf("{\"monitor\": " INT64_FORMAT ", %s", m->id, detail + 1));
+	return detail;
+}
+
 /*
  * One monitor in a subtransaction, as its owner: an error is caught,
  * rolled back and kept in r, as PL/Python's subtransactions do; a query
@@ -338,6 +589,8 @@ run_one(const DueMonitor *m, MonitorResult *r)
 		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		run_drift(m, r, oldcontext);
+		if (m->retrain && r->drifted)
+			r->retrain = run_retrain(m, oldcontext);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -379,7 +632,7 @@ record(const DueMonitor *m, const MonitorResult *r)
 	JSONBOID, TEXTOID, JSONBOID};
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	const char *action = (r->ok && r->drifted) ? "alert" : "none";
+	const char *action = !(r->ok && r->drifted) ? "none" : m->retrain ? "retrain" : "alert";
 	char	   *payload;
 
 	values[0] = Int64GetDatum(m->id);
@@ -393,7 +646,7 @@ record(const DueMonitor *m, const MonitorResult *r)
 	values[6] = r->report;
 	values[7] = CStringGetTextDatum(action);
 	if (r->ok)
-		values[8] = JsonbPGetDatum(JsonbFromCString("{}"));
+		values[8] = JsonbPGetDatum(JsonbFromCString(r->retrain ? r->retrain : "{}"));
 	else
 	{
 		StringInfoData detail;
@@ -426,7 +679,7 @@ record(const DueMonitor *m, const MonitorResult *r)
 						"next_run = pg_catalog.now() OPERATOR(pg_catalog.+) every "
 						"WHERE id OPERATOR(pg_catalog.=) $1",
 						1, types, values, NULL, SPI_OK_UPDATE);
-	if (strcmp(action, "alert") == 0)
+	if (strcmp(action, "none") != 0)
 		Async_Notify(ALERT_CHANNEL, payload);
 	return action;
 }

@@ -3,7 +3,8 @@
 -- caller's ownership and change nothing when they fail; run_monitors()
 -- runs each due monitor's drift(), records a report, alerts on drift,
 -- moves next_run on, and records a failing monitor's error without
--- stopping the round.
+-- stopping the round; a 'retrain' monitor trains a challenger on drift and
+-- deploys it only when it beats the champion on held-out rows.
 --
 -- Roles are cluster-wide: everything runs in one transaction that is rolled
 -- back at the end, so the roles never outlive the test.  now() is fixed in
@@ -11,7 +12,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(40);
+SELECT plan(56);
 
 -- ---- roles and data ---------------------------------------------------------
 
@@ -31,10 +32,28 @@ CREATE TABLE half_shifted AS SELECT id, x1 + 5 AS x1, x2 FROM fresh;
 CREATE TABLE doomed AS SELECT * FROM fresh;
 GRANT SELECT ON base, fresh, shifted, half_shifted, doomed TO aif_mon_alice;
 
+-- retraining: champions learn y = 2x + noise on x in [0, 10); "changed" has
+-- x in [10, 20) and y = -3x + 5 (the challenger must win); "same" has the
+-- same relationship, 24 very noisy rows (the exact champion must win)
+CREATE TABLE rbase AS SELECT i AS id, 10 * random() AS x, 0::float8 AS y
+    FROM generate_series(1, 1000) i;
+UPDATE rbase SET y = 2 * x + random();
+CREATE TABLE rchanged AS SELECT i AS id, 10 + 10 * random() AS x, 0::float8 AS y
+    FROM generate_series(1, 1000) i;
+UPDATE rchanged SET y = -3 * x + 5 + random();
+CREATE TABLE rsame AS SELECT i AS id, 10 + 10 * random() AS x, 0::float8 AS y
+    FROM generate_series(1, 24) i;
+UPDATE rsame SET y = 2 * x + 40 * (random() - 0.5);
+GRANT SELECT ON rbase, rchanged, rsame TO aif_mon_alice;
+
 SET ROLE aif_mon_alice;
 SELECT aifactory.train('p', 'base', 'y', 'linear', '{}', ARRAY['x1', 'x2'], seed => 1) IS NOT NULL AS trained \gset
 SELECT aifactory.train('undeployed', 'base', 'y', 'linear', '{}', ARRAY['x1', 'x2'],
                        seed => 1, deploy => 'none') IS NOT NULL AS trained \gset
+SELECT aifactory.train('clusters', 'base', NULL, 'kmeans', '{"n_clusters": 2}', ARRAY['x1', 'x2'],
+                       seed => 1) IS NOT NULL AS trained \gset
+SELECT count(*) AS trained FROM unnest(ARRAY['r_changed', 'r_same', 'r_failing']) p,
+    LATERAL aifactory.train(p, 'rbase', 'y', 'linear', '{}', ARRAY['x'], seed => 1) t \gset
 RESET ROLE;
 
 -- ---- create_monitor: errors change nothing ----------------------------------
@@ -49,8 +68,8 @@ SELECT throws_ok($$SELECT aifactory.create_monitor('p', 'fresh', '-1 hour')$$, '
                  'a negative every: 22023');
 SELECT throws_ok($$SELECT aifactory.create_monitor('p', 'fresh', '1 hour', 'page')$$, '22023', NULL,
                  'an unknown on_drift: 22023');
-SELECT throws_ok($$SELECT aifactory.create_monitor('p', 'fresh', '1 hour', 'retrain')$$, '0A000', NULL,
-                 'on_drift retrain is not supported yet: 0A000');
+SELECT throws_ok($$SELECT aifactory.create_monitor('clusters', 'fresh', '1 hour', 'retrain')$$, '0A000', NULL,
+                 'on_drift retrain of a clustering project: 0A000');
 SELECT throws_ok($$SELECT aifactory.create_monitor('p', 'no_such_table', '1 hour')$$, '42P01', NULL,
                  'a source that does not exist: 42P01');
 SELECT throws_ok($$SELECT aifactory.create_monitor('p', 'SELECT nonsense FROM fresh', '1 hour')$$, '42703', NULL,
@@ -158,6 +177,69 @@ SELECT is((SELECT count(*) FROM aifactory.audit_log WHERE action = 'drop_monitor
           'the drop is audited once');
 SELECT is((SELECT count(*) FROM aifactory.drift_reports WHERE monitor_id = :m_doomed), 1::bigint,
           'its reports stay');
+
+-- ---- on_drift retrain ------------------------------------------------------
+
+SET ROLE aif_mon_alice;
+SELECT aifactory.create_monitor('r_changed', 'rchanged', '1 hour', 'retrain') AS m_changed \gset
+SELECT aifactory.create_monitor('r_same', 'SELECT id, x, y FROM rsame', '1 hour', 'retrain') AS m_same \gset
+-- no target in the source: drift() works, training the challenger fails
+SELECT aifactory.create_monitor('r_failing', 'SELECT id, x FROM rchanged', '1 hour', 'retrain') AS m_failing \gset
+CREATE TEMP TABLE round2 AS SELECT * FROM aifactory.run_monitors();
+RESET ROLE;
+
+CREATE TEMP VIEW deployed AS
+    SELECT DISTINCT ON (p.name) p.name AS project, m.version
+    FROM aifactory.deployments d JOIN aifactory.models m ON m.id = d.model_id
+    JOIN aifactory.projects p ON p.id = m.project_id ORDER BY p.name, d.id DESC;
+CREATE TEMP VIEW decision AS
+    SELECT monitor_id, detail FROM aifactory.drift_reports WHERE action = 'retrain';
+
+SELECT is((SELECT count(*) FROM aifactory.monitors WHERE on_drift = 'retrain'), 3::bigint,
+          'retrain monitors are accepted for regression projects');
+SELECT results_eq($$SELECT monitor_id, drifted, action, version FROM round2 ORDER BY monitor_id$$,
+                  format($$VALUES (%s::bigint, true, 'retrain', 1), (%s, true, 'retrain', 1), (%s, true, 'retrain', 1)$$,
+                         :m_changed, :m_same, :m_failing),
+                  'drifted retrain monitors retrain, reporting the champion''s version');
+SELECT results_eq($$SELECT detail->>'metric', (detail->>'holdout_rows')::int > 100,
+                           (detail->'champion'->>'version')::int, (detail->'challenger'->>'version')::int,
+                           (detail->>'promoted')::boolean FROM decision WHERE monitor_id = $$ || :m_changed,
+                  $$VALUES ('r2', true, 1, 2, true)$$,
+                  'a changed relationship: challenger version 2 scored on held-out rows and promoted');
+SELECT ok((SELECT (detail->'challenger'->>'score')::float8 > 0.99
+                  AND (detail->'champion'->>'score')::float8 < 0 FROM decision WHERE monitor_id = :m_changed),
+          'the challenger fits the new relationship, the champion does not');
+SELECT is((SELECT version FROM deployed WHERE project = 'r_changed'), 2, 'the challenger is deployed');
+SELECT results_eq($$SELECT role, version, (detail->>'promoted')::boolean, (detail->'challenger'->>'version')::int
+                    FROM aifactory.audit_log WHERE action = 'monitor_retrain' AND project = 'r_changed'
+                    AND (detail->>'monitor')::bigint = $$ || :m_changed,
+                  $$VALUES ('aif_mon_alice'::text, 1, true, 2)$$,
+                  'the decision is audited as monitor_retrain, by the monitor''s owner');
+
+SELECT results_eq($$SELECT (detail->'challenger'->>'version')::int, (detail->>'promoted')::boolean
+                    FROM decision WHERE monitor_id = $$ || :m_same,
+                  $$VALUES (2, false)$$, 'the same relationship, few noisy rows: the challenger is not promoted');
+SELECT ok((SELECT (detail->'challenger'->>'score')::float8 <= (detail->'champion'->>'score')::float8
+           FROM decision WHERE monitor_id = :m_same),
+          'the decision matches the recorded scores');
+SELECT is((SELECT version FROM deployed WHERE project = 'r_same'), 1, 'the champion stays deployed');
+SELECT is((SELECT count(*) FROM aifactory.models m JOIN aifactory.projects p ON p.id = m.project_id
+           WHERE p.name = 'r_same'), 2::bigint, 'the challenger stays registered as version 2');
+SELECT is((SELECT (detail->>'promoted')::boolean FROM aifactory.audit_log
+           WHERE action = 'monitor_retrain' AND project = 'r_same'), false, 'and the decision is audited');
+
+SELECT results_eq($$SELECT detail->>'sqlstate', (detail->>'promoted')::boolean, detail ? 'challenger'
+                    FROM decision WHERE monitor_id = $$ || :m_failing,
+                  $$VALUES ('42703', false, false)$$,
+                  'a failed retraining records its error and promotes nothing');
+SELECT is((SELECT count(*) FROM aifactory.models m JOIN aifactory.projects p ON p.id = m.project_id
+           WHERE p.name = 'r_failing'), 1::bigint, 'and leaves no challenger');
+SELECT is((SELECT version FROM deployed WHERE project = 'r_failing'), 1, 'the champion stays');
+SELECT is((SELECT count(*) FROM aifactory.audit_log WHERE action = 'monitor_retrain'
+           AND project = 'r_failing' AND detail ? 'error'), 1::bigint, 'the failure is audited');
+
+SELECT is((SELECT drifted FROM aifactory.drift('r_changed', 'rchanged') WHERE kind = 'dataset'), false,
+          'the promoted challenger has a baseline, and the current data no longer drifts from it');
 
 SELECT * FROM finish();
 ROLLBACK;
