@@ -12,7 +12,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(56);
+SELECT plan(60);
 
 -- ---- roles and data ---------------------------------------------------------
 
@@ -240,6 +240,35 @@ SELECT is((SELECT count(*) FROM aifactory.audit_log WHERE action = 'monitor_retr
 
 SELECT is((SELECT drifted FROM aifactory.drift('r_changed', 'rchanged') WHERE kind = 'dataset'), false,
           'the promoted challenger has a baseline, and the current data no longer drifts from it');
+
+-- a classifier: the champion learns label = x > 5 on x in [0, 10); the new
+-- data has x in [10, 20) and label = x < 15, so the champion calls every row
+-- true and only the challenger separates the classes (macro F1)
+SELECT setseed(0.33);
+CREATE TABLE cbase AS SELECT i AS id, 10 * random() AS x FROM generate_series(1, 1000) i;
+ALTER TABLE cbase ADD COLUMN label boolean;
+UPDATE cbase SET label = x > 5;
+CREATE TABLE cchanged AS SELECT i AS id, 10 + 10 * random() AS x FROM generate_series(1, 1000) i;
+ALTER TABLE cchanged ADD COLUMN label boolean;
+UPDATE cchanged SET label = x < 15;
+GRANT SELECT ON cbase, cchanged TO aif_mon_alice;
+SET ROLE aif_mon_alice;
+SELECT version AS c_version FROM aifactory.train('c_changed', 'SELECT x, label FROM cbase', 'label', 'logistic',
+                                                  '{"C": 100}', seed => 1) \gset
+SELECT aifactory.create_monitor('c_changed', 'SELECT id, x, label FROM cchanged', '1 hour', 'retrain') AS m_class \gset
+CREATE TEMP TABLE round3 AS SELECT * FROM aifactory.run_monitors();
+RESET ROLE;
+SELECT results_eq($$SELECT monitor_id, drifted, action FROM round3$$,
+                  format($$VALUES (%s::bigint, true, 'retrain')$$, :m_class),
+                  'a classifier''s retrain monitor: drifted, retrained');
+SELECT results_eq($$SELECT detail->>'metric', (detail->'challenger'->>'version')::int, (detail->>'promoted')::boolean
+                    FROM decision WHERE monitor_id = $$ || :m_class,
+                  $$VALUES ('f1', 2, true)$$,
+                  'classification: the challenger is scored by macro F1 and promoted');
+SELECT ok((SELECT (detail->'challenger'->>'score')::float8 > 0.9
+                  AND (detail->'champion'->>'score')::float8 < 0.5 FROM decision WHERE monitor_id = :m_class),
+          'the challenger separates the new classes, the champion (every row true) does not');
+SELECT is((SELECT version FROM deployed WHERE project = 'c_changed'), 2, 'the classifier challenger is deployed');
 
 SELECT * FROM finish();
 ROLLBACK;
