@@ -438,42 +438,6 @@ COMMENT ON AGGREGATE @extschema@._train_pass(bytea, "any") IS
     'Internal: one scan of a training source (profile, least-squares or evaluation pass, as the plan in the first argument says).';
 
 ---------------------------------------------------------------------------
--- Views for BI tools
----------------------------------------------------------------------------
-
-CREATE VIEW @extschema@.model_metrics AS
-SELECT p.name AS project, m.version, m.algorithm, e.key AS metric,
-       (e.value OPERATOR(pg_catalog.#>>) '{}')::double precision AS value
-FROM @extschema@.models m
-JOIN @extschema@.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id
-CROSS JOIN LATERAL pg_catalog.jsonb_each(m.metrics) e
-WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number';
-COMMENT ON VIEW @extschema@.model_metrics IS 'One row per model version and numeric metric.';
-
-CREATE VIEW @extschema@.overview AS
-SELECT p.name AS project, p.task, p.owner,
-       m.version AS deployed_version, m.algorithm,
-       CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
-                   WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END AS key_metric,
-       (m.metrics OPERATOR(pg_catalog.->>)
-        CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
-                    WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END)::double precision
-           AS key_metric_value,
-       m.created_at AS trained_at, m.train_rows,
-       (SELECT pg_catalog.count(*) FROM @extschema@.models mm
-         WHERE mm.project_id OPERATOR(pg_catalog.=) p.id) AS versions,
-       d.deployed_at,
-       NULL::text AS drift_status
-FROM @extschema@.projects p
-LEFT JOIN LATERAL (
-    SELECT dd.model_id, dd.deployed_at FROM @extschema@.deployments dd
-    WHERE dd.project_id OPERATOR(pg_catalog.=) p.id
-      AND dd.alias OPERATOR(pg_catalog.=) 'production'
-    ORDER BY dd.id DESC LIMIT 1) d ON true
-LEFT JOIN @extschema@.models m ON m.id OPERATOR(pg_catalog.=) d.model_id;
-COMMENT ON VIEW @extschema@.overview IS 'One row per project: deployed version, algorithm, key metric, when trained, rows, drift status.';
-
----------------------------------------------------------------------------
 -- Jobs: train_async() and tune_async() run train() or tune() in a dynamic
 -- background worker, as the submitting role.  job_runs is user data
 -- (pg_dump keeps it), readable by everyone like the registry, and written
@@ -929,6 +893,8 @@ CREATE TABLE @extschema@.drift_reports (
     detail            jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX drift_reports_monitor_idx ON @extschema@.drift_reports (monitor_id, run_at);
+-- the overview's latest verdict per project
+CREATE INDEX drift_reports_project_idx ON @extschema@.drift_reports (project, id);
 COMMENT ON TABLE @extschema@.drift_reports IS 'One row per monitor run: the dataset verdict, the drifted features, drift()''s rows as JSON, the action taken; a failed run has NULL verdict and the error in detail.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.monitors', '');
@@ -961,6 +927,46 @@ COMMENT ON FUNCTION @extschema@.run_monitors() IS
 
 REVOKE ALL ON @extschema@.monitors, @extschema@.drift_reports FROM PUBLIC;
 GRANT SELECT ON @extschema@.monitors, @extschema@.drift_reports TO PUBLIC;
+
+---------------------------------------------------------------------------
+-- Views for BI tools
+---------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.model_metrics AS
+SELECT p.name AS project, m.version, m.algorithm, e.key AS metric,
+       (e.value OPERATOR(pg_catalog.#>>) '{}')::double precision AS value
+FROM @extschema@.models m
+JOIN @extschema@.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id
+CROSS JOIN LATERAL pg_catalog.jsonb_each(m.metrics) e
+WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.=) 'number';
+COMMENT ON VIEW @extschema@.model_metrics IS 'One row per model version and numeric metric.';
+
+CREATE VIEW @extschema@.overview AS
+SELECT p.name AS project, p.task, p.owner,
+       m.version AS deployed_version, m.algorithm,
+       CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
+                   WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END AS key_metric,
+       (m.metrics OPERATOR(pg_catalog.->>)
+        CASE p.task WHEN 'regression' THEN 'r2' WHEN 'classification' THEN 'f1'
+                    WHEN 'clustering' THEN 'silhouette' ELSE 'explained_variance' END)::double precision
+           AS key_metric_value,
+       m.created_at AS trained_at, m.train_rows,
+       (SELECT pg_catalog.count(*) FROM @extschema@.models mm
+         WHERE mm.project_id OPERATOR(pg_catalog.=) p.id) AS versions,
+       d.deployed_at,
+       (SELECT CASE WHEN r.drifted THEN 'drifted' WHEN NOT r.drifted THEN 'stable'
+                    ELSE 'error' END
+          FROM @extschema@.drift_reports r
+         WHERE r.project OPERATOR(pg_catalog.=) p.name
+         ORDER BY r.id DESC LIMIT 1) AS drift_status
+FROM @extschema@.projects p
+LEFT JOIN LATERAL (
+    SELECT dd.model_id, dd.deployed_at FROM @extschema@.deployments dd
+    WHERE dd.project_id OPERATOR(pg_catalog.=) p.id
+      AND dd.alias OPERATOR(pg_catalog.=) 'production'
+    ORDER BY dd.id DESC LIMIT 1) d ON true
+LEFT JOIN @extschema@.models m ON m.id OPERATOR(pg_catalog.=) d.model_id;
+COMMENT ON VIEW @extschema@.overview IS 'One row per project: deployed version, algorithm, key metric, when trained, rows, and the verdict of its latest monitor run (drifted, stable, error; NULL without monitors).';
 
 ---------------------------------------------------------------------------
 -- Grants: the registry is read by everyone and written only through the

@@ -12,7 +12,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(60);
+SELECT plan(62);
 
 -- ---- roles and data ---------------------------------------------------------
 
@@ -240,6 +240,11 @@ SELECT is((SELECT count(*) FROM aifactory.audit_log WHERE action = 'monitor_retr
 
 SELECT is((SELECT drifted FROM aifactory.drift('r_changed', 'rchanged') WHERE kind = 'dataset'), false,
           'the promoted challenger has a baseline, and the current data no longer drifts from it');
+
+SELECT is((SELECT drift_status FROM aifactory.overview WHERE project = 'r_changed'), 'drifted',
+          'overview shows the latest monitor run''s verdict');
+SELECT is((SELECT drift_status FROM aifactory.overview WHERE project = 'clusters'), NULL,
+          'and NULL for a project no monitor has run on');
 
 -- a classifier: the champion learns label = x > 5 on x in [0, 10); the new
 -- data has x in [10, 20) and label = x < 15, so the champion calls every row
