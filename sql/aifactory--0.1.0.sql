@@ -113,7 +113,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.trials_search_id_seq', '
 -- A change to deployments invalidates every backend's project -> model
 -- cache when (and only when) the change commits.
 CREATE FUNCTION @extschema@._deployments_changed() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_deployments_changed';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_relation_changed';
 COMMENT ON FUNCTION @extschema@._deployments_changed() IS 'Internal: invalidates cached deployments at commit.';
 
 CREATE TRIGGER deployments_changed
@@ -605,7 +605,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.online_tables', '');
 -- A change to the catalogs invalidates every backend's cached lookups
 -- (online_features, predict_online) when it commits.
 CREATE FUNCTION @extschema@._feature_store_changed() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_feature_store_changed';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_relation_changed';
 COMMENT ON FUNCTION @extschema@._feature_store_changed() IS 'Internal: invalidates cached online lookups at commit.';
 
 CREATE TRIGGER feature_views_changed
@@ -754,7 +754,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.prediction_log_id_seq', 
 -- A change to a split or to logging invalidates every backend's cached
 -- serving settings when (and only when) it commits.
 CREATE FUNCTION @extschema@._serving_changed() RETURNS trigger
-    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_serving_changed';
+    LANGUAGE C AS 'MODULE_PATHNAME', 'aifactory_relation_changed';
 COMMENT ON FUNCTION @extschema@._serving_changed() IS 'Internal: invalidates cached traffic splits and logging settings at commit.';
 
 CREATE TRIGGER traffic_splits_changed

@@ -825,6 +825,40 @@ ResultEmpty(DriftResult *r, DriftMethod method, double threshold)
 }
 
 /*
+ * The statistics computed from counts (chi-square, Jensen-Shannon on the
+ * shares, PSI already in r): the same for binned numbers and categories.
+ */
+static void
+counted_statistic(DriftMethod method, const double *rc, const double *cc,
+				  const double *rp, const double *cp, int k, DriftResult *r)
+{
+	switch (method)
+	{
+		case DRIFT_METHOD_CHISQUARE:
+			DriftChiSquare(rc, cc, k, &r->statistic, &r->pvalue);
+			break;
+		case DRIFT_METHOD_JENSENSHANNON:
+			r->statistic = DriftJensenShannon(rp, cp, k, 2.0);
+			break;
+		case DRIFT_METHOD_PSI:
+			r->statistic = r->psi;
+			break;
+		default:
+			elog(ERROR, "drift method %d should not happen", (int) method);
+	}
+}
+
+/* Drifted: a p-value below the threshold, or a distance at or above it. */
+static void
+set_verdict(DriftMethod method, double threshold, DriftResult *r)
+{
+	if (DriftMethodIsPValue(method))
+		r->drifted = r->pvalue < threshold;
+	else
+		r->drifted = r->statistic >= threshold;
+}
+
+/*
  * A numeric feature: the baseline against the current summary.  KS runs
  * on the two samples (scipy's ks_2samp on exactly those values);
  * Wasserstein on the exact value counts where a side has at most 20
@@ -889,22 +923,11 @@ DriftNumeric(NumSketch *ref, NumSketch *cur, DriftMethod method,
 			r->statistic = WassersteinSorted(rs.x, rs.w, rs.n, cs.x, cs.w, cs.n) /
 				Max(NumSketchStd(ref), WASSERSTEIN_MIN_NORM);
 			break;
-		case DRIFT_METHOD_CHISQUARE:
-			DriftChiSquare(rc, cc, k, &r->statistic, &r->pvalue);
-			break;
-		case DRIFT_METHOD_JENSENSHANNON:
-			r->statistic = DriftJensenShannon(rp, cp, k, 2.0);
-			break;
-		case DRIFT_METHOD_PSI:
-			r->statistic = r->psi;
-			break;
 		default:
-			elog(ERROR, "drift method %d should not happen", (int) method);
+			counted_statistic(method, rc, cc, rp, cp, k, r);
+			break;
 	}
-	if (DriftMethodIsPValue(method))
-		r->drifted = r->pvalue < threshold;
-	else
-		r->drifted = r->statistic >= threshold;
+	set_verdict(method, threshold, r);
 
 	pfree(rs.x);
 	if (rs.w)
@@ -1020,24 +1043,8 @@ DriftCategorical(CatSketch *ref, CatSketch *cur, DriftMethod method,
 	SharesOf(rc, k, (double) ref->count, rp);
 	SharesOf(cc, k, (double) cur->count, cp);
 	r->psi = DriftPsi(rp, cp, k);
-	switch (method)
-	{
-		case DRIFT_METHOD_CHISQUARE:
-			DriftChiSquare(rc, cc, k, &r->statistic, &r->pvalue);
-			break;
-		case DRIFT_METHOD_JENSENSHANNON:
-			r->statistic = DriftJensenShannon(rp, cp, k, 2.0);
-			break;
-		case DRIFT_METHOD_PSI:
-			r->statistic = r->psi;
-			break;
-		default:
-			elog(ERROR, "drift method %d should not happen", (int) method);
-	}
-	if (DriftMethodIsPValue(method))
-		r->drifted = r->pvalue < threshold;
-	else
-		r->drifted = r->statistic >= threshold;
+	counted_statistic(method, rc, cc, rp, cp, k, r);
+	set_verdict(method, threshold, r);
 	pfree(rc);
 	pfree(cc);
 	pfree(rp);

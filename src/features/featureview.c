@@ -22,6 +22,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "core/preprocess.h"
+#include "core/source.h"
 #include "executor/spi.h"
 #include "features/features.h"
 #include "fmgr.h"
@@ -159,39 +160,15 @@ static AttrNumber
 column_type(Relation rel, const char *name, Oid *type, int32 *typmod)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	int			i = SourceColumn(desc, name);
+	Form_pg_attribute att;
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-		{
-			*type = att->atttypid;
-			*typmod = att->atttypmod;
-			return att->attnum;
-		}
-	}
-	return 0;
-}
-
-static char *
-column_list(Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped)
-			continue;
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, NameStr(att->attname));
-	}
-	return buf.data;
+	if (i < 0)
+		return 0;
+	att = TupleDescAttr(desc, i);
+	*type = att->atttypid;
+	*typmod = att->atttypmod;
+	return att->attnum;
 }
 
 /* A named column of the source: it must exist and the caller read it. */
@@ -205,7 +182,7 @@ source_column(Relation rel, const char *what, const char *name, Oid *type, int32
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("%s column \"%s\" does not exist in \"%s\"", what, name,
 						RelationGetRelationName(rel)),
-				 errhint("Its columns are: %s.", column_list(rel))));
+				 errhint("Its columns are: %s.", SourceColumnList(RelationGetDescr(rel)))));
 	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
 		pg_attribute_aclcheck(RelationGetRelid(rel), attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,

@@ -62,7 +62,6 @@
 PG_FUNCTION_INFO_V1(aifactory_materialize);
 PG_FUNCTION_INFO_V1(aifactory_online_features);
 PG_FUNCTION_INFO_V1(aifactory_predict_online);
-PG_FUNCTION_INFO_V1(aifactory_feature_store_changed);
 
 #define SCHEMA "aifactory"
 
@@ -314,21 +313,6 @@ store_inval(Datum arg, Oid relid)
 		feature_views_relid = InvalidOid;
 		online_tables_relid = InvalidOid;
 	}
-}
-
-/*
- * Statement-level trigger on the feature store's catalogs: a relcache
- * invalidation, effective everywhere when the change commits.
- */
-Datum
-aifactory_feature_store_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "aifactory_feature_store_changed must be called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
 }
 
 /*

@@ -496,6 +496,28 @@ retrain_challenger(const DueMonitor *m, const ProjectInfo *project, int64 champi
 }
 
 /*
+ * In the PG_CATCH of a subtransaction: the error, copied into oldcontext,
+ * and the subtransaction rolled back.  A cancel or shutdown is thrown on:
+ * it ends the round, not just one monitor or one retraining.
+ */
+static ErrorData *
+subxact_failed(MemoryContext oldcontext, ResourceOwner oldowner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(oldcontext);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
  * Retrain after a drift, in a subtransaction of its own inside the
  * monitor's: a failure rolls back the challenger, keeps the champion and
  * becomes the decision's error.  The decision is audited as
@@ -538,16 +560,7 @@ run_retrain(const DueMonitor *m, MemoryContext keep)
 		ErrorData  *edata;
 		StringInfoData buf;
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
+		edata = subxact_failed(oldcontext, oldowner);
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "{\"metric\": \"%s\", \"champion\": {\"version\": %d}, "
 						 "\"promoted\": false, \"error\": ",
@@ -601,17 +614,7 @@ run_one(const DueMonitor *m, MonitorResult *r)
 		ErrorData  *edata;
 
 		SetUserIdAndSecContext(save_userid, save_sec);
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		/* a cancel ends the round, not just this monitor */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
+		edata = subxact_failed(oldcontext, oldowner);
 		r->ok = false;
 		r->error = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
 		r->sqlstate = pstrdup(unpack_sql_state(edata->sqlerrcode));

@@ -346,8 +346,8 @@ PredictSlotDesign(MemoryContext mcxt, PredictCache **slot, text *project, int ve
 	return design_from_array(pc, DatumGetArrayTypeP(features));
 }
 
-static void
-require_classifier(PredictCache *pc, const char *function)
+void
+PredictRequireClassifier(PredictCache *pc, const char *function)
 {
 	if (pc->model->task != TASK_CLASSIFICATION)
 		ereport(ERROR,
@@ -368,17 +368,24 @@ do_predict(FunctionCallInfo fcinfo, bool versioned, bool row)
 	if (pc->model->task == TASK_CLASSIFICATION)
 	{
 		if (pc->model->label_kind == LABEL_TEXT)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("project \"%s\" predicts text labels", pc->project),
-					 errhint("Use aifactory.predict_class(), which returns the label as text.")));
+			PredictTextLabelsError(pc);
 		y = pc->label_values[(int) y];
 	}
 	PG_RETURN_FLOAT8(y);
 }
 
-static Datum
-float8_array_datum(const double *v, int n)
+/* predict() of a classifier with text labels: it has no number to return. */
+void
+PredictTextLabelsError(PredictCache *pc)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("project \"%s\" predicts text labels", pc->project),
+			 errhint("Use aifactory.predict_class(), which returns the label as text.")));
+}
+
+Datum
+PredictFloat8Array(const double *v, int n)
 {
 	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
 
@@ -395,9 +402,9 @@ do_predict_proba(FunctionCallInfo fcinfo, bool versioned, bool row)
 	PredictCache *pc;
 	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 
-	require_classifier(pc, "predict_proba");
+	PredictRequireClassifier(pc, "predict_proba");
 	ModelPredictClass(pc->model, x, pc->out);
-	return float8_array_datum(pc->out, pc->model->nclasses);
+	return PredictFloat8Array(pc->out, pc->model->nclasses);
 }
 
 /* predict_class(): the label, as text, whatever the target's type. */
@@ -408,7 +415,7 @@ do_predict_class(FunctionCallInfo fcinfo, bool versioned, bool row)
 	const double *x = PredictCallDesign(fcinfo, versioned, row, &pc);
 	int			cls;
 
-	require_classifier(pc, "predict_class");
+	PredictRequireClassifier(pc, "predict_class");
 	cls = ModelPredictClass(pc->model, x, NULL);
 	PG_RETURN_TEXT_P(cstring_to_text(pc->model->classes[cls]));
 }
@@ -423,7 +430,7 @@ do_transform(FunctionCallInfo fcinfo, bool versioned, bool row)
 		pc->model->algorithm == ALGO_KMEANS ? pc->model->k : 0;
 
 	ModelTransform(pc->model, x, pc->out);
-	return float8_array_datum(pc->out, n);
+	return PredictFloat8Array(pc->out, n);
 }
 
 #define PREDICT_FORMS(sqlname, impl) \

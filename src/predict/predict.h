@@ -60,4 +60,13 @@ extern const double *PredictSlotDesign(MemoryContext mcxt, PredictCache **slot,
 									   text *project, int version, Datum features,
 									   bool row);
 
+/* The error of predict_proba()/predict_class() on a model that does not classify. */
+extern void PredictRequireClassifier(PredictCache *pc, const char *function);
+
+/* The error of predict() on a classifier whose labels are text. */
+extern void PredictTextLabelsError(PredictCache *pc) pg_attribute_noreturn();
+
+/* v[0 .. n-1] as a float8[] datum. */
+extern Datum PredictFloat8Array(const double *v, int n);
+
 #endif							/* AIF_PREDICT_H */

@@ -31,7 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(aifactory_deployments_changed);
+PG_FUNCTION_INFO_V1(aifactory_relation_changed);
 
 typedef struct ModelEntry
 {
@@ -90,16 +90,18 @@ RegistryCacheInit(void)
 }
 
 /*
- * Statement-level trigger on aifactory.deployments: queue a relcache
- * invalidation, which takes effect everywhere when the change commits.
+ * Statement-level trigger on a table whose rows backends cache (deployments,
+ * traffic splits and logging, the feature store's catalogs): queue a
+ * relcache invalidation of that table, which takes effect everywhere when
+ * the change commits; each cache's relcache callback recognizes its tables.
  */
 Datum
-aifactory_deployments_changed(PG_FUNCTION_ARGS)
+aifactory_relation_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "aifactory_deployments_changed must be called as a trigger");
+		elog(ERROR, "aifactory_relation_changed must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

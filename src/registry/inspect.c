@@ -133,6 +133,34 @@ aifactory_model_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
+/*
+ * The model a reading function was called for: project (argument 0, not
+ * NULL) and version (argument 1, NULL for the deployed one), deserialized
+ * in the caller's memory; the call's result set is initialized.
+ */
+static Model *
+call_model(FunctionCallInfo fcinfo, const char *name, ModelRow *row)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ProjectInfo project;
+	int			version;
+	Model	   *model;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("project must not be NULL")));
+	version = version_arg(fcinfo, 1);
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	RegistryGetProject(name, &project);
+	RegistryGetModel(&project, version, true, row);
+	model = ModelDeserialize(row->bytes, caller);
+	SPI_finish();
+	return model;
+}
+
 static void
 put_coefficient(ReturnSetInfo *rsinfo, const char *feature, double estimate,
 				bool has_se, double se, double df, const char *cls)
@@ -172,26 +200,12 @@ Datum
 aifactory_coefficients(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext caller = CurrentMemoryContext;
 	char	   *name;
-	ProjectInfo project;
 	ModelRow	row;
 	Model	   *model;
-	int			version;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("project must not be NULL")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	version = version_arg(fcinfo, 1);
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryGetModel(&project, version, true, &row);
-	model = ModelDeserialize(row.bytes, caller);
-	SPI_finish();
+	name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	model = call_model(fcinfo, name, &row);
 
 	if (model->algorithm != ALGO_LINEAR && model->algorithm != ALGO_RIDGE &&
 		model->algorithm != ALGO_ELASTIC_NET && model->algorithm != ALGO_LOGISTIC)
@@ -262,29 +276,15 @@ Datum
 aifactory_feature_importance(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext caller = CurrentMemoryContext;
 	char	   *name;
-	ProjectInfo project;
 	ModelRow	row;
 	Model	   *model;
-	int			version;
 	int			p;
 	double	   *gain;
 	Importance *order;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("project must not be NULL")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	version = version_arg(fcinfo, 1);
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	RegistryGetProject(name, &project);
-	RegistryGetModel(&project, version, true, &row);
-	model = ModelDeserialize(row.bytes, caller);
-	SPI_finish();
+	name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	model = call_model(fcinfo, name, &row);
 
 	if (model->trees == NULL)
 		ereport(ERROR,

@@ -234,17 +234,6 @@ logged_version(KeyedSlot *slot, int routed)
 }
 
 static Datum
-float8_array_datum(const double *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Float8GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, FLOAT8OID, sizeof(float8),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
 keyed(FunctionCallInfo fcinfo, KeyedKind kind, bool row)
 {
 	text	   *project;
@@ -289,22 +278,14 @@ keyed(FunctionCallInfo fcinfo, KeyedKind kind, bool row)
 		lp.nproba = model->nclasses;
 	}
 	else if (kind != KEYED_PREDICT)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s() needs a classifier, but project \"%s\" does %s",
-						kind == KEYED_CLASS ? "predict_class" : "predict_proba",
-						pc->project, TaskName(model->task)),
-				 errhint("Use aifactory.predict() for regression and clustering, transform() for pca.")));
+		PredictRequireClassifier(pc, kind == KEYED_CLASS ? "predict_class" : "predict_proba");
 	else
 	{
 		lp.value = ModelPredictDesign(model, x);
 		lp.has_value = true;
 	}
 	if (kind == KEYED_PREDICT && !lp.has_value)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("project \"%s\" predicts text labels", pc->project),
-				 errhint("Use aifactory.predict_class(), which returns the label as text.")));
+		PredictTextLabelsError(pc);
 
 	if (kc->info.logging)
 	{
@@ -325,7 +306,7 @@ keyed(FunctionCallInfo fcinfo, KeyedKind kind, bool row)
 		case KEYED_CLASS:
 			PG_RETURN_TEXT_P(cstring_to_text(lp.class_label));
 		case KEYED_PROBA:
-			return float8_array_datum(pc->out, model->nclasses);
+			return PredictFloat8Array(pc->out, model->nclasses);
 	}
 	return (Datum) 0;
 }

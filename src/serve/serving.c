@@ -32,7 +32,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(aifactory_serving_changed);
 PG_FUNCTION_INFO_V1(aifactory_set_logging);
 
 typedef struct ServingEntry
@@ -62,21 +61,6 @@ serving_inval(Datum arg, Oid relid)
 		splits_relid = InvalidOid;
 		logging_relid = InvalidOid;
 	}
-}
-
-/*
- * Statement-level trigger on traffic_splits and prediction_logging: a
- * relcache invalidation, effective everywhere when the change commits.
- */
-Datum
-aifactory_serving_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "aifactory_serving_changed must be called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
 }
 
 uint64

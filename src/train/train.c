@@ -406,6 +406,20 @@ TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists, double sec
 	result->deployed = deploy_after_training(run, project, model_id, result->version);
 }
 
+/*
+ * The first five columns train() and tune() return: project, version,
+ * algorithm, metrics, deployed (in the current memory context).
+ */
+void
+TrainResultValues(const TrainRun *run, const TrainResult *result, Datum *values)
+{
+	values[0] = CStringGetTextDatum(run->project);
+	values[1] = Int32GetDatum(result->version);
+	values[2] = CStringGetTextDatum(AlgorithmName(run->algorithm));
+	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result->metrics));
+	values[4] = BoolGetDatum(result->deployed);
+}
+
 Datum
 aifactory_train(PG_FUNCTION_ARGS)
 {
@@ -451,11 +465,7 @@ aifactory_train(PG_FUNCTION_ARGS)
 
 	/* the result row, built in the caller's memory */
 	MemoryContextSwitchTo(caller);
-	values[0] = CStringGetTextDatum(run.project);
-	values[1] = Int32GetDatum(result.version);
-	values[2] = CStringGetTextDatum(AlgorithmName(run.algorithm));
-	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result.metrics));
-	values[4] = BoolGetDatum(result.deployed);
+	TrainResultValues(&run, &result, values);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 
 	SPI_finish();

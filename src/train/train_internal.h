@@ -98,6 +98,7 @@ extern void TrainBegin(TrainRun *run, const TrainArgs *args, MemoryContext paren
 					   ProjectInfo *project, bool *project_exists);
 extern void TrainFinish(TrainRun *run, ProjectInfo *project, bool project_exists,
 						double seconds, const char *extra_audit, TrainResult *result);
+extern void TrainResultValues(const TrainRun *run, const TrainResult *result, Datum *values);
 extern PassState *RunPass(TrainRun *run, PassMode mode, bool impute_known);
 extern void NoRowsError(const TrainRun *run, PassState *st);
 

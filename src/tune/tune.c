@@ -983,11 +983,7 @@ aifactory_tune(PG_FUNCTION_ARGS)
 				&result);
 
 	MemoryContextSwitchTo(caller);
-	values[0] = CStringGetTextDatum(run.project);
-	values[1] = Int32GetDatum(result.version);
-	values[2] = CStringGetTextDatum(AlgorithmName(run.algorithm));
-	values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result.metrics));
-	values[4] = BoolGetDatum(result.deployed);
+	TrainResultValues(&run, &result, values);
 	values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(best_point));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 
