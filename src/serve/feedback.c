@@ -25,6 +25,7 @@
 #include "registry/cache.h"
 #include "registry/registry.h"
 #include "serve/serve.h"
+#include "train/pass.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -175,30 +176,26 @@ put(ReturnSetInfo *rsinfo, int version, int64 n, const char *metric, double valu
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* r2 on the outcomes' own mean (as train() and sklearn's r2_score), rmse, mae */
+/*
+ * r2 on the outcomes' own mean (as train() and sklearn's r2_score), rmse,
+ * mae: with the accumulator the training metrics use (train/pass.h).
+ */
 static void
 regression_metrics(ReturnSetInfo *rsinfo, LiveRow *r, int n)
 {
-	double		mean = 0,
-				ym2 = 0,
-				sse = 0,
-				sae = 0;
+	MetricAcc	acc;
 
+	memset(&acc, 0, sizeof(acc));
 	for (int i = 0; i < n; i++)
 	{
 		double		y;
-		double		d;
 
 		(void) read_number(r[i].actual, &y);	/* checked when recorded */
-		d = y - mean;
-		mean += d / (i + 1);
-		ym2 += d * (y - mean);
-		sse += (y - r[i].value) * (y - r[i].value);
-		sae += fabs(y - r[i].value);
+		MetricAccAdd(&acc, y, r[i].value);
 	}
-	put(rsinfo, r[0].version, n, "r2", ym2 > 0 ? 1.0 - sse / ym2 : NAN);
-	put(rsinfo, r[0].version, n, "rmse", sqrt(sse / n));
-	put(rsinfo, r[0].version, n, "mae", sae / n);
+	put(rsinfo, r[0].version, n, "r2", acc.ym2 > 0 ? 1.0 - acc.sse / acc.ym2 : NAN);
+	put(rsinfo, r[0].version, n, "rmse", sqrt(acc.sse / n));
+	put(rsinfo, r[0].version, n, "mae", acc.sae / n);
 }
 
 /*
