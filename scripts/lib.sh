@@ -5,7 +5,9 @@
 #
 # Variables set here or by the functions below:
 #   AIF_ROOT         the repository's top directory
-#   AIF_PG_CONFIG    pg_config of PostgreSQL 15 (also exported as PG_CONFIG for make)
+#   AIF_PG_CONFIG    pg_config of PostgreSQL 15 (also exported as PG_CONFIG for make); set
+#                    beforehand to build against and run another installation, e.g. a
+#                    private relocated copy of /usr/lib/postgresql/15 and its share/include
 #   AIF_PGBIN        its bin directory (initdb, pg_ctl, psql, ...)
 #   AIF_SERVER_USER  OS user that runs the server: postgres when we are root, else ourselves
 #   AIF_AS_SERVER    command prefix running a command as that user ("" when it is us);
@@ -76,7 +78,7 @@ aif_ensure_packages() {
 
 # Locate PostgreSQL 15's pg_config and bin directory (never the pg_wrapper in /usr/bin).
 aif_find_pg() {
-	AIF_PG_CONFIG=/usr/lib/postgresql/$AIF_PG_MAJOR/bin/pg_config
+	AIF_PG_CONFIG=${AIF_PG_CONFIG:-/usr/lib/postgresql/$AIF_PG_MAJOR/bin/pg_config}
 	if [ ! -x "$AIF_PG_CONFIG" ]; then
 		AIF_PG_CONFIG=$(command -v pg_config || true)
 	fi
