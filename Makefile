@@ -47,6 +47,7 @@ OBJS = \
 	src/train/baseline.o \
 	src/core/preprocess.o \
 	src/train/train.o \
+	src/monitor/drift_pass.o \
 	src/monitor/drift_sql.o \
 	src/monitor/monitors.o \
 	src/monitor/scheduler.o \

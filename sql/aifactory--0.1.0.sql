@@ -437,6 +437,36 @@ CREATE AGGREGATE @extschema@._train_pass(bytea, VARIADIC "any") (
 COMMENT ON AGGREGATE @extschema@._train_pass(bytea, "any") IS
     'Internal: one scan of a training source (profile, least-squares or evaluation pass, as the plan in the first argument says).';
 
+-- The aggregate drift() runs: the model's bytes, then its raw feature columns.
+CREATE FUNCTION @extschema@._drift_transition(internal, bytea, VARIADIC "any")
+    RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_drift_transition';
+COMMENT ON FUNCTION @extschema@._drift_transition(internal, bytea, "any") IS 'Internal: drift() pass transition.';
+CREATE FUNCTION @extschema@._drift_final(internal) RETURNS bytea
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_drift_final';
+COMMENT ON FUNCTION @extschema@._drift_final(internal) IS 'Internal: drift() pass result (the current data summarized as a baseline).';
+CREATE FUNCTION @extschema@._drift_combine(internal, internal) RETURNS internal
+    LANGUAGE C PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_drift_combine';
+COMMENT ON FUNCTION @extschema@._drift_combine(internal, internal) IS 'Internal: merges two drift() pass states.';
+CREATE FUNCTION @extschema@._drift_serialize(internal) RETURNS bytea
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_drift_serialize';
+COMMENT ON FUNCTION @extschema@._drift_serialize(internal) IS 'Internal: drift() pass state to bytes.';
+CREATE FUNCTION @extschema@._drift_deserialize(bytea, internal) RETURNS internal
+    LANGUAGE C STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aifactory_drift_deserialize';
+COMMENT ON FUNCTION @extschema@._drift_deserialize(bytea, internal) IS 'Internal: bytes to drift() pass state.';
+
+CREATE AGGREGATE @extschema@._drift_pass(bytea, VARIADIC "any") (
+    SFUNC = @extschema@._drift_transition,
+    STYPE = internal,
+    FINALFUNC = @extschema@._drift_final,
+    COMBINEFUNC = @extschema@._drift_combine,
+    SERIALFUNC = @extschema@._drift_serialize,
+    DESERIALFUNC = @extschema@._drift_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@._drift_pass(bytea, "any") IS
+    'Internal: one scan of a drift() source, summarizing the current rows and the model''s predictions on them.';
+
 ---------------------------------------------------------------------------
 -- Jobs: train_async() and tune_async() run train() or tune() in a dynamic
 -- background worker, as the submitting role.  job_runs is user data

@@ -697,7 +697,7 @@ typedef struct NumSide
  * values with counts when it has few, else its sample.
  */
 static void
-NumSideFromSketch(const NumSketch *s, NumSide *side)
+NumSideFromSketch(NumSketch *s, NumSide *side)
 {
 	if (s->ndistinct > 0)
 	{

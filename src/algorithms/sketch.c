@@ -46,18 +46,6 @@ static void ExactSumNormalize(ExactSum *s);
  * ---------------------------------------------------------------------
  */
 
-/* The splitmix64 finalizer: a bijection that scatters row identities. */
-uint64
-SketchHash64(uint64 x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xBF58476D1CE4E5B9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94D049BB133111EB);
-	x ^= x >> 31;
-	return x;
-}
-
 /* FNV-1a over the bytes, then the finalizer for avalanche. */
 uint64
 SketchHashBytes(const char *data, Size len)
@@ -212,6 +200,117 @@ ExactSumValue(ExactSum *s)
 
 
 /* ---------------------------------------------------------------------
+ * Sorting
+ *
+ * Sketches sort their samples twice per use (by hash into the canonical
+ * layout, by value for the statistics), tens of thousands of entries per
+ * feature; LSD radix sorts on 8-bit digits do that in a few linear passes
+ * instead of qsort's n log n indirect comparisons, and skip the digits
+ * every key shares (the high bytes of doubles of one magnitude).
+ * ---------------------------------------------------------------------
+ */
+
+/* Order-preserving map of a double's bits to an unsigned key. */
+static inline uint64
+DoubleKey(double d)
+{
+	uint64		u;
+
+	memcpy(&u, &d, sizeof(u));
+	return (u >> 63) ? ~u : (u | (UINT64_C(1) << 63));
+}
+
+static inline double
+KeyDouble(uint64 k)
+{
+	uint64		u = (k >> 63) ? (k & ~(UINT64_C(1) << 63)) : ~k;
+	double		d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+/*
+ * Stable LSD radix sort of *keys[0..n) (with a payload permuted alike when
+ * vals is not NULL), ascending; *tmpk and *tmpv are scratch of n entries.
+ * The pointers are swapped as the passes go: on return *keys and *vals
+ * point at the sorted data, which is in either of the two allocations.
+ */
+static void
+RadixSort64(uint64 **keys, uint64 **vals, uint64 **tmpk, uint64 **tmpv, int64 n)
+{
+	int64		(*count)[256] = palloc0(sizeof(int64) * 8 * 256);
+
+	for (int64 i = 0; i < n; i++)
+	{
+		uint64		k = (*keys)[i];
+
+		for (int d = 0; d < 8; d++)
+			count[d][(k >> (8 * d)) & 0xFF]++;
+	}
+	for (int d = 0; d < 8; d++)
+	{
+		int64		pos = 0;
+		uint64	   *k = *keys;
+		uint64	   *v = vals ? *vals : NULL;
+		uint64	   *tk = *tmpk;
+		uint64	   *tv = vals ? *tmpv : NULL;
+		int			shift = 8 * d;
+
+		if (count[d][(k[0] >> shift) & 0xFF] == n)
+			continue;			/* every key has this digit */
+		for (int b = 0; b < 256; b++)
+		{
+			int64		c = count[d][b];
+
+			count[d][b] = pos;
+			pos += c;
+		}
+		for (int64 i = 0; i < n; i++)
+		{
+			int64		to = count[d][(k[i] >> shift) & 0xFF]++;
+
+			tk[to] = k[i];
+			if (v)
+				tv[to] = v[i];
+		}
+		*tmpk = *keys;
+		*keys = tk;
+		if (vals)
+		{
+			*tmpv = *vals;
+			*vals = tv;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(count);
+}
+
+/* Sort doubles ascending (-0 before +0; no NaN expected). */
+void
+SketchSortDoubles(double *x, int64 n)
+{
+	uint64	   *a;
+	uint64	   *b;
+	uint64	   *keys;
+	uint64	   *scratch;
+
+	if (n < 2)
+		return;
+	a = palloc(sizeof(uint64) * n);
+	b = palloc(sizeof(uint64) * n);
+	for (int64 i = 0; i < n; i++)
+		a[i] = DoubleKey(x[i]);
+	keys = a;
+	scratch = b;
+	RadixSort64(&keys, NULL, &scratch, NULL, n);
+	for (int64 i = 0; i < n; i++)
+		x[i] = KeyDouble(keys[i]);
+	pfree(a);
+	pfree(b);
+}
+
+/* ---------------------------------------------------------------------
  * Numeric sketch
  * ---------------------------------------------------------------------
  */
@@ -232,11 +331,51 @@ EntryCompare(const NumSketchEntry *a, const NumSketchEntry *b)
 	return 0;
 }
 
-/* qsort comparator putting the largest entry first. */
-static int
-EntryCompareDesc(const void *a, const void *b)
+/*
+ * Sort entries descending by (hash, value bits): radix on the complemented
+ * hashes, then the rare runs of equal hashes (duplicate rows) by value.
+ */
+static void
+EntrySortDesc(NumSketchEntry *e, int n)
 {
-	return -EntryCompare((const NumSketchEntry *) a, (const NumSketchEntry *) b);
+	uint64	   *k = palloc(sizeof(uint64) * Max(n, 1));
+	uint64	   *v = palloc(sizeof(uint64) * Max(n, 1));
+	uint64	   *tk = palloc(sizeof(uint64) * Max(n, 1));
+	uint64	   *tv = palloc(sizeof(uint64) * Max(n, 1));
+	uint64	   *keys = k;
+	uint64	   *vals = v;
+	uint64	   *skeys = tk;
+	uint64	   *svals = tv;
+
+	for (int i = 0; i < n; i++)
+	{
+		k[i] = ~e[i].hash;
+		memcpy(&v[i], &e[i].value, sizeof(uint64));
+	}
+	if (n > 1)
+		RadixSort64(&keys, &vals, &skeys, &svals, n);
+	for (int i = 0; i < n; i++)
+	{
+		e[i].hash = ~keys[i];
+		memcpy(&e[i].value, &vals[i], sizeof(double));
+	}
+	/* insertion sort within runs of equal hashes: larger value bits first */
+	for (int i = 1; i < n; i++)
+	{
+		NumSketchEntry x = e[i];
+		int			j = i;
+
+		while (j > 0 && EntryCompare(&e[j - 1], &x) < 0)
+		{
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = x;
+	}
+	pfree(k);
+	pfree(v);
+	pfree(tk);
+	pfree(tv);
 }
 
 NumSketch *
@@ -251,13 +390,26 @@ NumSketchCreate(int k)
 				 errhint("The sample size must be between 1 and %d.", NUMSKETCH_MAX_K)));
 	s = palloc0(sizeof(NumSketch));
 	s->k = k;
-	s->sample = palloc(sizeof(NumSketchEntry) * k);
+	s->sample = palloc(sizeof(NumSketchEntry) * 2 * k);
 	s->canonical = true;
 	s->min = INFINITY;
 	s->max = -INFINITY;
 	ExactSumInit(&s->sum);
 	ExactSumInit(&s->sumsq);
+	s->moments = true;
 	return s;
+}
+
+/*
+ * Stop keeping the exact sums (and forget them): NumSketchMean and
+ * NumSketchStd of this sketch become errors.
+ */
+void
+NumSketchNoMoments(NumSketch *s)
+{
+	s->moments = false;
+	ExactSumInit(&s->sum);
+	ExactSumInit(&s->sumsq);
 }
 
 void
@@ -267,42 +419,96 @@ NumSketchFree(NumSketch *s)
 	pfree(s);
 }
 
-static void
-HeapSiftUp(NumSketchEntry *h, int i)
+static inline void
+EntrySwap(NumSketchEntry *x, int i, int j)
 {
-	NumSketchEntry x = h[i];
+	NumSketchEntry t = x[i];
 
-	while (i > 0)
+	x[i] = x[j];
+	x[j] = t;
+}
+
+/*
+ * Rearrange x[0..n) so that its k smallest entries come first, the k-th
+ * smallest at x[k - 1] (Hoare's selection with a median-of-three pivot;
+ * deterministic, O(n) expected).
+ */
+static void
+EntrySelect(NumSketchEntry *x, int n, int k)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+	int			target = k - 1;
+
+	while (hi > lo)
 	{
-		int			parent = (i - 1) / 2;
+		int			mid = lo + (hi - lo) / 2;
+		NumSketchEntry pivot;
+		int			i;
+		int			j;
 
-		if (EntryCompare(&h[parent], &x) >= 0)
+		/* median of three to x[mid], then use it as the pivot */
+		if (EntryCompare(&x[mid], &x[lo]) < 0)
+			EntrySwap(x, mid, lo);
+		if (EntryCompare(&x[hi], &x[lo]) < 0)
+			EntrySwap(x, hi, lo);
+		if (EntryCompare(&x[hi], &x[mid]) < 0)
+			EntrySwap(x, hi, mid);
+		pivot = x[mid];
+		i = lo;
+		j = hi;
+		while (i <= j)
+		{
+			while (EntryCompare(&x[i], &pivot) < 0)
+				i++;
+			while (EntryCompare(&x[j], &pivot) > 0)
+				j--;
+			if (i <= j)
+			{
+				EntrySwap(x, i, j);
+				i++;
+				j--;
+			}
+		}
+		/* now x[lo..j] <= pivot <= x[i..hi], and j < i */
+		if (target <= j)
+			hi = j;
+		else if (target >= i)
+			lo = i;
+		else
 			break;
-		h[i] = h[parent];
-		i = parent;
 	}
-	h[i] = x;
+}
+
+/*
+ * Keep only the k smallest entries (k at most the sketch's); once k are
+ * kept, an entry at or above the largest of them can never enter the
+ * bottom-k, which is the limit additions test.
+ */
+static void
+NumSketchPruneTo(NumSketch *s, int k)
+{
+	if (s->nsample > k)
+	{
+		EntrySelect(s->sample, s->nsample, k);
+		s->nsample = k;
+		s->canonical = false;
+		s->limited = false;
+	}
+	if (s->nsample == k && k > 0 && !s->limited)
+	{
+		s->limit = s->sample[0];
+		for (int i = 1; i < k; i++)
+			if (EntryCompare(&s->sample[i], &s->limit) > 0)
+				s->limit = s->sample[i];
+		s->limited = true;
+	}
 }
 
 static void
-HeapSiftDown(NumSketchEntry *h, int n, int i)
+NumSketchPrune(NumSketch *s)
 {
-	NumSketchEntry x = h[i];
-
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= n)
-			break;
-		if (child + 1 < n && EntryCompare(&h[child + 1], &h[child]) > 0)
-			child++;
-		if (EntryCompare(&h[child], &x) <= 0)
-			break;
-		h[i] = h[child];
-		i = child;
-	}
-	h[i] = x;
+	NumSketchPruneTo(s, s->k);
 }
 
 /* Count a distinct value while there are few; -1 once there are many. */
@@ -341,51 +547,45 @@ DistinctAdd(NumSketch *s, double value, int64 count)
 }
 
 /*
- * One row.  Non-finite values count as missing, as Evidently drops them;
- * -0 is stored as +0 so that the two zeros are one value everywhere.
- * A descending array is a valid max-heap, so adding to a canonical sketch
- * needs no conversion; it just stops being canonical.
+ * The part of an addition past the counts and the range (sketch.h has the
+ * inline NumSketchAdd): the moments, the distinct values, the sample.
+ * The sample is a buffer of up to 2k entries in arrival order: an entry
+ * is appended unless it is at or above the limit (the k-th smallest entry
+ * at the last pruning); a full buffer is pruned to its k smallest.  So an
+ * addition costs a comparison, and past the first rows almost every one
+ * stops there (the chance that row n enters is about 2k/n); a heap would
+ * pay a sift through a k-entry array, a cache miss per level, for every
+ * entry it takes.
  */
 void
-NumSketchAdd(NumSketch *s, double value, uint64 rowhash)
+NumSketchAddRest(NumSketch *s, double value, uint64 rowhash)
 {
 	NumSketchEntry e;
 	DD			sq;
 
-	if (!isfinite(value))
+	if (s->moments)
 	{
-		s->nmissing++;
-		return;
+		ExactSumAdd(&s->sum, value);
+		sq = dd_two_prod(value, value);
+		ExactSumAdd(&s->sumsq, sq.hi);
+		if (isfinite(sq.hi))
+			ExactSumAdd(&s->sumsq, sq.lo);
 	}
-	if (value == 0)
-		value = 0.0;
-	s->count++;
-	if (value < s->min)
-		s->min = value;
-	if (value > s->max)
-		s->max = value;
-	ExactSumAdd(&s->sum, value);
-	sq = dd_two_prod(value, value);
-	ExactSumAdd(&s->sumsq, sq.hi);
-	if (isfinite(sq.hi))
-		ExactSumAdd(&s->sumsq, sq.lo);
-	DistinctAdd(s, value, 1);
+	if (s->ndistinct >= 0)
+		DistinctAdd(s, value, 1);
 
 	e.hash = rowhash;
 	e.value = value;
-	if (s->nsample < s->k)
+	if (s->limited && EntryCompare(&e, &s->limit) >= 0)
+		return;
+	if (s->nsample == 2 * s->k)
 	{
-		s->sample[s->nsample] = e;
-		HeapSiftUp(s->sample, s->nsample);
-		s->nsample++;
-		s->canonical = false;
+		NumSketchPrune(s);
+		if (EntryCompare(&e, &s->limit) >= 0)
+			return;
 	}
-	else if (EntryCompare(&e, &s->sample[0]) < 0)
-	{
-		s->sample[0] = e;
-		HeapSiftDown(s->sample, s->nsample, 0);
-		s->canonical = false;
-	}
+	s->sample[s->nsample++] = e;
+	s->canonical = false;
 }
 
 void
@@ -399,7 +599,8 @@ NumSketchCanonicalize(NumSketch *s)
 {
 	if (!s->canonical)
 	{
-		qsort(s->sample, s->nsample, sizeof(NumSketchEntry), EntryCompareDesc);
+		NumSketchPrune(s);
+		EntrySortDesc(s->sample, s->nsample);
 		s->canonical = true;
 	}
 }
@@ -407,55 +608,45 @@ NumSketchCanonicalize(NumSketch *s)
 /*
  * dst := the sketch of the union.  The sample keeps the Min(k_dst, k_src)
  * smallest entries of both samples, which is the bottom-k of the union
- * because each input already holds its own bottom-k.
+ * because each input's entries include its own bottom-k.
  */
 void
 NumSketchMerge(NumSketch *dst, NumSketch *src)
 {
 	int			k = Min(dst->k, src->k);
-	int			total;
+	int64		n = (int64) dst->nsample + src->nsample;
 	NumSketchEntry *out;
-	int			i;
-	int			j;
-	int			n = 0;
 
-	NumSketchCanonicalize(dst);
-	NumSketchCanonicalize(src);
-	total = Min((int64) k, (int64) dst->nsample + src->nsample);
-	out = palloc(sizeof(NumSketchEntry) * k);
-	/* both are descending: walk from their tails (smallest) upwards */
-	i = dst->nsample - 1;
-	j = src->nsample - 1;
-	while (n < total)
-	{
-		if (j < 0 || (i >= 0 && EntryCompare(&dst->sample[i], &src->sample[j]) <= 0))
-			out[n++] = dst->sample[i--];
-		else
-			out[n++] = src->sample[j--];
-	}
-	/* reverse into descending order */
-	for (i = 0; i < n / 2; i++)
-	{
-		NumSketchEntry t = out[i];
-
-		out[i] = out[n - 1 - i];
-		out[n - 1 - i] = t;
-	}
+	/*
+	 * The union's bottom-k is among the two samples' entries: pool them
+	 * and select, in linear time (canonical order waits for whoever needs
+	 * it).  src is left as it is.
+	 */
+	out = palloc(sizeof(NumSketchEntry) * Max(n, 2 * (int64) k));
+	memcpy(out, dst->sample, sizeof(NumSketchEntry) * dst->nsample);
+	memcpy(out + dst->nsample, src->sample, sizeof(NumSketchEntry) * src->nsample);
 	pfree(dst->sample);
 	dst->sample = out;
+	dst->nsample = (int32) n;
 	dst->k = k;
-	dst->nsample = n;
-	dst->canonical = true;
+	dst->canonical = false;
+	dst->limited = false;
+	NumSketchPruneTo(dst, k);
 
 	dst->count += src->count;
 	dst->nmissing += src->nmissing;
 	dst->min = Min(dst->min, src->min);
 	dst->max = Max(dst->max, src->max);
-	ExactSumMerge(&dst->sum, &src->sum);
-	ExactSumMerge(&dst->sumsq, &src->sumsq);
+	if (dst->moments && src->moments)
+	{
+		ExactSumMerge(&dst->sum, &src->sum);
+		ExactSumMerge(&dst->sumsq, &src->sumsq);
+	}
+	else if (dst->moments)
+		NumSketchNoMoments(dst);
 	if (src->ndistinct < 0)
 		dst->ndistinct = -1;
-	for (i = 0; i < src->ndistinct && dst->ndistinct >= 0; i++)
+	for (int i = 0; i < src->ndistinct && dst->ndistinct >= 0; i++)
 		DistinctAdd(dst, src->dvalue[i], src->dcount[i]);
 }
 
@@ -463,7 +654,7 @@ NumSketchMerge(NumSketch *dst, NumSketch *src)
 bool
 NumSketchIsExact(const NumSketch *s)
 {
-	return s->nsample == s->count;
+	return s->count <= s->k;
 }
 
 double
@@ -471,6 +662,8 @@ NumSketchMean(NumSketch *s)
 {
 	DD			sum;
 
+	if (!s->moments)
+		elog(ERROR, "the sketch keeps no moments");
 	if (s->count == 0)
 		return NAN;
 	sum = ExactSumValue(&s->sum);
@@ -493,6 +686,8 @@ NumSketchStd(NumSketch *s)
 	double		n = (double) s->count;
 	double		var;
 
+	if (!s->moments)
+		elog(ERROR, "the sketch keeps no moments");
 	if (s->count == 0)
 		return NAN;
 	if (s->min == s->max)
@@ -513,25 +708,18 @@ NumSketchStd(NumSketch *s)
 	return var > 0 ? sqrt(var) : 0.0;
 }
 
-static int
-DoubleCompare(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 /* The sample's values, ascending, in a new array. */
 double *
-NumSketchSortedSample(const NumSketch *s, int *n)
+NumSketchSortedSample(NumSketch *s, int *n)
 {
-	double	   *v = palloc(sizeof(double) * Max(s->nsample, 1));
+	double	   *v;
 	int			i;
 
+	NumSketchPrune(s);
+	v = palloc(sizeof(double) * Max(s->nsample, 1));
 	for (i = 0; i < s->nsample; i++)
 		v[i] = s->sample[i].value;
-	qsort(v, s->nsample, sizeof(double), DoubleCompare);
+	SketchSortDoubles(v, s->nsample);
 	*n = s->nsample;
 	return v;
 }
@@ -545,7 +733,7 @@ NumSketchKsErrorBound(const NumSketch *s, double alpha)
 {
 	if (NumSketchIsExact(s) || s->nsample == 0)
 		return 0.0;
-	return sqrt(log(2.0 / alpha) / (2.0 * s->nsample));
+	return sqrt(log(2.0 / alpha) / (2.0 * Min(s->nsample, s->k)));
 }
 
 
@@ -839,6 +1027,9 @@ NumSketchDeserialize(const char *data, Size len)
 			CorruptSketch(&r, "sample out of order");
 	}
 	s->canonical = true;
+	s->limited = nsample == k;
+	if (s->limited)
+		s->limit = s->sample[0];
 	return s;
 }
 

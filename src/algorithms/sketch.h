@@ -65,8 +65,15 @@
  *	  are summarized exactly by their value counts, and PSI, chi-square,
  *	  JS and Wasserstein use those: no sampling error at all.
  *
- * Memory: 16 bytes per sample entry (k = 8192: 128 kB while building,
- * serialized 16 k + ~1.5 kB).
+ * The exact moments cost about as much as everything else an addition
+ * does; a sketch that will never be asked for its mean or standard
+ * deviation (drift()'s current side: only the reference's norms the
+ * Wasserstein distance) can drop them with NumSketchNoMoments.  Its
+ * serialized sums are zero, and a reader that knows it must drop them
+ * again after deserializing.
+ *
+ * Memory: 16 bytes per sample entry, with room for 2k while building
+ * (k = 8192: 256 kB; serialized 16 k + ~1.5 kB).
  *
  * CATEGORICAL FEATURES: CatSketch
  *
@@ -91,6 +98,8 @@
  */
 #ifndef AIF_SKETCH_H
 #define AIF_SKETCH_H
+
+#include <math.h>
 
 #include "algorithms/doubledouble.h"
 
@@ -125,16 +134,22 @@ typedef struct NumSketchEntry
 typedef struct NumSketch
 {
 	int32		k;				/* capacity of the sample */
-	int32		nsample;		/* = Min(count, k) */
-	NumSketchEntry *sample;		/* max-heap on (hash, value); sorted
-								 * descending when canonical */
-	bool		canonical;		/* sample sorted descending */
+	int32		nsample;		/* entries in sample; = Min(count, k) when
+								 * canonical */
+	NumSketchEntry *sample;		/* 2k slots, in arrival order; the k
+								 * smallest sorted descending when
+								 * canonical */
+	bool		canonical;		/* pruned to k and sorted descending */
+	bool		limited;		/* limit is set: k entries were kept */
+	NumSketchEntry limit;		/* the k-th smallest entry at the last
+								 * pruning: nothing at or above it enters */
 	int64		count;			/* finite values */
 	int64		nmissing;		/* NULL, NaN, +-Infinity */
 	double		min;			/* of the finite values (+Inf if none) */
 	double		max;
 	ExactSum	sum;			/* sum of x */
 	ExactSum	sumsq;			/* sum of x^2 (each as an exact fma pair) */
+	bool		moments;		/* sum and sumsq kept (see NumSketchNoMoments) */
 	int32		ndistinct;		/* distinct values, -1 if more than
 								 * NUMSKETCH_DISCRETE_MAX */
 	double		dvalue[NUMSKETCH_DISCRETE_MAX]; /* ascending */
@@ -160,9 +175,26 @@ typedef struct CatSketch
 	int64		other;			/* rows whose level is not kept */
 } CatSketch;
 
-/* Hashes: stable across platforms and releases (they are stored). */
-extern uint64 SketchHash64(uint64 x);
+/*
+ * Hashes: stable across platforms and releases (they are stored).
+ * SketchHash64 is the splitmix64 finalizer, a bijection that scatters row
+ * identities.
+ */
+static inline uint64
+SketchHash64(uint64 x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xBF58476D1CE4E5B9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94D049BB133111EB);
+	x ^= x >> 31;
+	return x;
+}
+
 extern uint64 SketchHashBytes(const char *data, Size len);
+
+/* Sorting doubles ascending (a radix sort; NaN not expected). */
+extern void SketchSortDoubles(double *x, int64 n);
 
 /* Exact sums. */
 extern void ExactSumInit(ExactSum *s);
@@ -172,18 +204,46 @@ extern DD	ExactSumValue(ExactSum *s);
 
 /* Numeric summaries. */
 extern NumSketch *NumSketchCreate(int k);
+extern void NumSketchNoMoments(NumSketch *s);
 extern void NumSketchFree(NumSketch *s);
-extern void NumSketchAdd(NumSketch *s, double value, uint64 rowhash);
+extern void NumSketchAddRest(NumSketch *s, double value, uint64 rowhash);
 extern void NumSketchAddMissing(NumSketch *s);
 extern void NumSketchMerge(NumSketch *dst, NumSketch *src);
 extern void NumSketchCanonicalize(NumSketch *s);
 extern bool NumSketchIsExact(const NumSketch *s);
 extern double NumSketchMean(NumSketch *s);
 extern double NumSketchStd(NumSketch *s);
-extern double *NumSketchSortedSample(const NumSketch *s, int *n);
+extern double *NumSketchSortedSample(NumSketch *s, int *n);
 extern double NumSketchKsErrorBound(const NumSketch *s, double alpha);
 extern char *NumSketchSerialize(NumSketch *s, Size *len);
 extern NumSketch *NumSketchDeserialize(const char *data, Size len);
+
+/*
+ * Add one row's value.  Non-finite values count as missing, as Evidently
+ * drops them; -0 is stored as +0 so that the two zeros are one value
+ * everywhere.  Inline, because drift() adds every value of every current
+ * row: past the first rows of a continuous feature without moments, an
+ * addition ends here, at the counts, the range and one comparison of the
+ * row's hash with the sample's limit.
+ */
+static inline void
+NumSketchAdd(NumSketch *s, double value, uint64 rowhash)
+{
+	if (unlikely(!isfinite(value)))
+	{
+		s->nmissing++;
+		return;
+	}
+	if (value == 0)
+		value = 0.0;
+	s->count++;
+	if (value < s->min)
+		s->min = value;
+	if (value > s->max)
+		s->max = value;
+	if (s->moments || s->ndistinct >= 0 || !s->limited || rowhash <= s->limit.hash)
+		NumSketchAddRest(s, value, rowhash);
+}
 
 /* Categorical summaries. */
 extern CatSketch *CatSketchCreate(int maxlevels);

@@ -5,15 +5,15 @@
  *	  against current data, per feature, for the predictions, and as a
  *	  dataset verdict (algorithms/drift.h does the statistics).
  *
- * The source is read with the caller's privileges through a cursor, in
- * batches; each model feature is looked up by name and converted as
- * training converts it (core/preprocess.h).  The current data is
- * summarized with a numeric sample as large as its row count up to
- * DRIFT_CURRENT_MAX_K rows, so every statistic uses every current row
- * up to that many; beyond it the current side is a bottom-k sample too
- * (sketch.h gives the error).  Predictions are made on the encoded rows
- * (NULL numerics imputed as in predict()); a row with a NaN or infinite
- * feature has no prediction and counts as a missing one.
+ * The source is read with the caller's privileges by one query, the
+ * parallel-safe aggregate _drift_pass (drift_pass.h), which summarizes
+ * the current rows as a baseline summarizes the training rows; each model
+ * feature is looked up by name and converted as training converts it
+ * (core/preprocess.h).  Up to DRIFT_CURRENT_K current rows every
+ * statistic uses every row; beyond, the current side is a bottom-k sample
+ * too (sketch.h gives the error).  Predictions are made on the encoded
+ * rows (NULL numerics imputed as in predict()); a row with a NaN or
+ * infinite feature has no prediction and counts as a missing one.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +27,7 @@
 #include "core/source.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "monitor/drift_pass.h"
 #include "miscadmin.h"
 #include "registry/registry.h"
 #include "train/baseline.h"
@@ -35,10 +36,6 @@
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(aifactory_drift);
-
-/* current rows summarized exactly; a sample of this many beyond */
-#define DRIFT_CURRENT_MAX_K		(1 << 20)
-#define DRIFT_FETCH_ROWS		10000
 
 #define PREDICTION_NAME			"(prediction)"
 #define DATASET_NAME			"(dataset)"
@@ -156,29 +153,6 @@ threshold_for(Jsonb *thresholds, const char *name, bool fallback)
 											  NumericGetDatum(v.val.numeric)));
 }
 
-/*
- * Add a current value to a numeric summary that stays exact while it can:
- * a full, exact sample grows (x4, up to DRIFT_CURRENT_MAX_K) by re-adding
- * its rows, which reproduces every exact statistic of the sketch.
- */
-static NumSketch *
-add_current(NumSketch *s, double v, uint64 hash)
-{
-	if (isfinite(v) && s->nsample == s->k && s->count == s->k &&
-		s->k < DRIFT_CURRENT_MAX_K)
-	{
-		NumSketch  *g = NumSketchCreate(Min(s->k * 4, DRIFT_CURRENT_MAX_K));
-
-		for (int i = 0; i < s->nsample; i++)
-			NumSketchAdd(g, s->sample[i].value, s->sample[i].hash);
-		g->nmissing = s->nmissing;
-		NumSketchFree(s);
-		s = g;
-	}
-	NumSketchAdd(s, v, hash);
-	return s;
-}
-
 static void
 put_row(ReturnSetInfo *rsinfo, const char *feature, const char *kind,
 		const char *method, double statistic, double pvalue, double threshold,
@@ -228,6 +202,44 @@ compare(ReturnSetInfo *rsinfo, const char *name, int kind, NumSketch *refn,
 }
 
 /*
+ * Run the drift scan (in SPI, with the caller's privileges, in parallel
+ * workers when the planner chooses them: no row limit, read-only) and
+ * take its summary of the current rows, handed over in memory.
+ */
+static Baseline *
+scan_current(const char *sql, bytea *model_bytes, const Model *model, MemoryContext work)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1];
+	volatile int rc = 0;
+	Baseline   *volatile cur = NULL;
+
+	values[0] = PointerGetDatum(model_bytes);
+	DriftPassHandoffBegin(work);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, 1, types, values, NULL, true, 0);
+	}
+	PG_FINALLY();
+	{
+		cur = DriftPassHandoffEnd();
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "the drift scan failed: SPI error %d", rc);
+	MemoryContextSwitchTo(work);
+	if (cur == NULL)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* no rows; or, should the final function have run elsewhere, bytes */
+		cur = isnull ? DriftCurrentCreate(model) : DriftCurrentDeserialize(DatumGetByteaPP(d));
+	}
+	return cur;
+}
+
+/*
  * drift(project, source, version, methods, thresholds): see the comment
  * at the top of the file and docs/reference.md.
  */
@@ -251,16 +263,8 @@ aifactory_drift(PG_FUNCTION_ARGS)
 	Oid			relid;
 	TupleDesc	desc;
 	int			nf;
-	InputColumn *cols;
-	NumSketch **curn;
-	CatSketch **curc;
-	NumSketch  *predn = NULL;
-	CatSketch  *predc = NULL;
-	double	   *design;
+	Baseline   *cur;
 	StringInfoData sql;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		pos = 0;
 	int			ndrifted = 0;
 	double		share_threshold;
 
@@ -318,11 +322,8 @@ aifactory_drift(PG_FUNCTION_ARGS)
 	from = SourceFromClause(source, &relid);
 	desc = SourceDescribe(from, relid);
 	MemoryContextSwitchTo(work);
-	cols = palloc0(sizeof(InputColumn) * Max(nf, 1));
-	curn = palloc0(sizeof(NumSketch *) * Max(nf, 1));
-	curc = palloc0(sizeof(CatSketch *) * Max(nf, 1));
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
+	appendStringInfoString(&sql, "SELECT aifactory._drift_pass($1");
 	for (int i = 0; i < nf; i++)
 	{
 		FeatureSpec *f = &model->pre.features[i];
@@ -341,92 +342,13 @@ aifactory_drift(PG_FUNCTION_ARGS)
 					 errmsg("column \"%s\" is %s in the source, but the model's feature is numeric",
 							f->name, format_type_be(typid)),
 					 errhint("Cast it to a number in a query source.")));
-		InputColumnInit(&cols[i], typid, work);
-		if (f->kind == FEATURE_NUMERIC)
-			curn[i] = NumSketchCreate(NUMSKETCH_DEFAULT_K);
-		else
-			curc[i] = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
-		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(f->name));
+		appendStringInfo(&sql, ", %s", quote_identifier(f->name));
 	}
 	if (nf == 0)
-		appendStringInfoString(&sql, "1");
-	appendStringInfo(&sql, " FROM %s AS aif_source", from);
-	if (base->pred_kind == FEATURE_NUMERIC)
-		predn = NumSketchCreate(NUMSKETCH_DEFAULT_K);
-	else if (base->pred_kind == FEATURE_CATEGORICAL)
-		predc = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
-	design = palloc0(sizeof(double) * Max(model->pre.ndesign, 1));
+		appendStringInfoString(&sql, ", 0");
+	appendStringInfo(&sql, ") FROM %s AS aif_source", from);
 
-	/* the current rows, in batches, with the caller's privileges */
-	plan = SPI_prepare(sql.data, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not plan the drift scan: SPI error %d", SPI_result);
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	MemoryContextSwitchTo(work);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, DRIFT_FETCH_ROWS);
-		MemoryContextSwitchTo(work);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 t = 0; t < SPI_processed; t++, pos++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[t];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			uint64		hash = SketchHash64((uint64) pos);
-			bool		predictable = true;
-
-			if ((t & 1023) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int i = 0; i < nf; i++)
-			{
-				FeatureSpec *f = &model->pre.features[i];
-				bool		isnull;
-				Datum		d = SPI_getbinval(tup, td, i + 1, &isnull);
-
-				if (f->kind == FEATURE_NUMERIC)
-				{
-					double		v;
-
-					if (isnull)
-					{
-						NumSketchAddMissing(curn[i]);
-						design[f->design_offset] = f->keep_missing ? NAN : f->impute;
-						continue;
-					}
-					v = InputToDouble(&cols[i], d);
-					curn[i] = add_current(curn[i], v, hash);
-					if (!isfinite(v))
-						predictable = false;
-					design[f->design_offset] = v;
-				}
-				else if (isnull)
-				{
-					CatSketchAddMissing(curc[i]);
-					EncodeCategorical(f, true, NULL, 0, design);
-				}
-				else
-				{
-					int			len;
-					const char *s = InputToString(&cols[i], d, &len);
-
-					CatSketchAdd(curc[i], s, len);
-					EncodeCategorical(f, false, s, len, design);
-				}
-			}
-			if (predn && predictable)
-				BaselinePredict(model, design, predn, NULL, hash);
-			else if (predn)
-				NumSketchAddMissing(predn);
-			else if (predc && predictable)
-				BaselinePredict(model, design, NULL, predc, hash);
-			else if (predc)
-				CatSketchAddMissing(predc);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		MemoryContextSwitchTo(work);
-	}
-	SPI_cursor_close(portal);
+	cur = scan_current(sql.data, row.bytes, model, work);
 	SPI_finish();
 
 	/* the rows: each feature, the predictions, the dataset */
@@ -434,13 +356,13 @@ aifactory_drift(PG_FUNCTION_ARGS)
 	{
 		BaselineFeature *bf = &base->features[i];
 
-		if (compare(rsinfo, bf->name, bf->kind, bf->num, bf->cat, curn[i], curc[i],
-					methods, thresholds))
+		if (compare(rsinfo, bf->name, bf->kind, bf->num, bf->cat, cur->features[i].num,
+					cur->features[i].cat, methods, thresholds))
 			ndrifted++;
 	}
 	if (base->pred_kind != 0)
 		(void) compare(rsinfo, PREDICTION_NAME, base->pred_kind, base->pred_num,
-					   base->pred_cat, predn, predc, methods, thresholds);
+					   base->pred_cat, cur->pred_num, cur->pred_cat, methods, thresholds);
 	share_threshold = threshold_for(thresholds, DATASET_NAME, false);
 	if (isnan(share_threshold))
 		share_threshold = DRIFT_DATASET_SHARE;

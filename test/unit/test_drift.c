@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -819,6 +820,113 @@ TestErrorBound(void)
 	pfree(shifted);
 }
 
+/* ---- the sample buffer, its pruning and the sorts ---- */
+
+static int
+EntryCmpAsc(const void *a, const void *b)
+{
+	const NumSketchEntry *x = a;
+	const NumSketchEntry *y = b;
+	uint64		vx;
+	uint64		vy;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	memcpy(&vx, &x->value, 8);
+	memcpy(&vy, &y->value, 8);
+	return vx < vy ? -1 : (vx > vy ? 1 : 0);
+}
+
+static int
+DoubleCmpAsc(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static void
+TestSampleBuffer(void)
+{
+	int			n = 30000;
+	int			k = 1000;
+	double	   *x = Bell(43, n, 1.0, -5.0, 0);
+	NumSketchEntry *all = palloc(sizeof(NumSketchEntry) * n);
+	NumSketch  *s = NumSketchCreate(k);
+	NumSketch  *light = NumSketchCreate(k);
+	double	   *v;
+	double	   *w;
+	int			ns;
+	bool		same = true;
+	int			i;
+
+	/*
+	 * Rows 0..99 repeat as 100..199 (duplicate rows: equal hashes and
+	 * values), and a few hashes collide with different values.
+	 */
+	for (i = 0; i < n; i++)
+	{
+		uint64		h = SketchHash64((uint64) (i >= 100 && i < 200 ? i - 100 : i));
+
+		if (i >= 300 && i < 310)
+			h = SketchHash64(300);
+		if (i >= 100 && i < 200)
+			x[i] = x[i - 100];
+		all[i].hash = h;
+		all[i].value = x[i] == 0 ? 0.0 : x[i];
+		NumSketchAdd(s, x[i], h);
+		NumSketchAdd(light, x[i], h);
+	}
+	NumSketchNoMoments(light);
+	qsort(all, n, sizeof(NumSketchEntry), EntryCmpAsc);
+	NumSketchCanonicalize(s);
+	for (i = 0; i < k; i++)
+		if (EntryCmpAsc(&s->sample[k - 1 - i], &all[i]) != 0)
+			same = false;
+	tap_ok(s->nsample == k && same,
+		   "bottom-k through the pruned buffer = the %d smallest entries by brute force, duplicates and hash collisions included", k);
+	tap_ok(SameBytes(s, light) == false && s->count == light->count && s->min == light->min &&
+		   memcmp(s->sample, light->sample, sizeof(NumSketchEntry) * k) == 0,
+		   "a sketch without moments keeps the same sample, counts and range (only the sums differ)");
+	NumSketchMerge(s, light);
+	tap_ok(!s->moments, "merging a sketch without moments drops them");
+	SHIM_TRY();
+	(void) NumSketchStd(s);
+	SHIM_END_TRY();
+	tap_ok(shim_error_raised, "the standard deviation of a sketch without moments is an error");
+
+	/* the radix sort of doubles against qsort: signs, zeros, duplicates, extremes */
+	w = palloc(sizeof(double) * n);
+	for (i = 0; i < n; i++)
+		w[i] = (i % 7 == 0) ? x[i / 7] : (i % 11 == 0 ? 0.0 : x[i] * (i % 3 == 0 ? 1e-300 : 1e300));
+	w[5] = -DBL_MAX;
+	w[6] = DBL_MAX;
+	w[8] = -DBL_MIN;
+	v = palloc(sizeof(double) * n);
+	memcpy(v, w, sizeof(double) * n);
+	SketchSortDoubles(v, n);
+	qsort(w, n, sizeof(double), DoubleCmpAsc);
+	same = true;
+	for (i = 0; i < n; i++)
+		if (v[i] != w[i])
+			same = false;
+	tap_ok(same, "SketchSortDoubles orders %d doubles as qsort does", n);
+	pfree(v);
+	v = NumSketchSortedSample(light, &ns);
+	same = ns == k;
+	for (i = 1; i < ns; i++)
+		if (!(v[i - 1] <= v[i]))
+			same = false;
+	tap_ok(same, "the sorted sample is ascending");
+	pfree(v);
+	pfree(w);
+	pfree(all);
+	pfree(x);
+	NumSketchFree(s);
+	NumSketchFree(light);
+}
+
 int
 main(void)
 {
@@ -828,6 +936,7 @@ main(void)
 	TestSketchStatistics();
 	TestCategoricalStatistics();
 	TestNumericMerge();
+	TestSampleBuffer();
 	TestSerialization();
 	TestManyLevels();
 	TestErrorBound();
