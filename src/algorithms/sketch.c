@@ -757,7 +757,7 @@ typedef struct SketchReader
 	const char *what;
 } SketchReader;
 
-static void
+static inline void
 WriterReserve(SketchWriter *w, Size n)
 {
 	if (w->len + n > w->cap)
@@ -768,17 +768,23 @@ WriterReserve(SketchWriter *w, Size n)
 	}
 }
 
-static void
+static inline void
 WriteU64(SketchWriter *w, uint64 x)
 {
 	int			i;
 
 	WriterReserve(w, 8);
+#ifdef WORDS_BIGENDIAN
 	for (i = 0; i < 8; i++)
 		w->buf[w->len++] = (char) (x >> (8 * i));
+#else
+	(void) i;
+	memcpy(w->buf + w->len, &x, 8);
+	w->len += 8;
+#endif
 }
 
-static void
+static inline void
 WriteU32(SketchWriter *w, uint32 x)
 {
 	int			i;
@@ -788,7 +794,7 @@ WriteU32(SketchWriter *w, uint32 x)
 		w->buf[w->len++] = (char) (x >> (8 * i));
 }
 
-static void
+static inline void
 WriteDouble(SketchWriter *w, double x)
 {
 	uint64		u;
@@ -814,7 +820,7 @@ CorruptSketch(const SketchReader *r, const char *detail)
 			 errdetail("%s (at byte %zu of %zu).", detail, r->pos, r->len)));
 }
 
-static uint64
+static inline uint64
 ReadU64(SketchReader *r)
 {
 	uint64		x = 0;
@@ -822,13 +828,18 @@ ReadU64(SketchReader *r)
 
 	if (r->len - r->pos < 8)
 		CorruptSketch(r, "the data ends early");
+#ifdef WORDS_BIGENDIAN
 	for (i = 0; i < 8; i++)
 		x |= (uint64) r->buf[r->pos + i] << (8 * i);
+#else
+	(void) i;
+	memcpy(&x, r->buf + r->pos, 8);
+#endif
 	r->pos += 8;
 	return x;
 }
 
-static uint32
+static inline uint32
 ReadU32(SketchReader *r)
 {
 	uint32		x = 0;
@@ -842,7 +853,7 @@ ReadU32(SketchReader *r)
 	return x;
 }
 
-static double
+static inline double
 ReadDouble(SketchReader *r)
 {
 	uint64		u = ReadU64(r);

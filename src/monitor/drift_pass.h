@@ -28,7 +28,7 @@
  * statistic uses every current row; above it the current side is a
  * uniform sample of this size (sketch.h gives the error).
  */
-#define DRIFT_CURRENT_K		16384
+#define DRIFT_CURRENT_K		8192
 
 /* An empty summary of the current rows for a model. */
 extern Baseline *DriftCurrentCreate(const Model *model);

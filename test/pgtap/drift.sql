@@ -167,7 +167,7 @@ SELECT results_eq($$SELECT * FROM aifactory.drift('g_copy', 'shifted_cat', 1)$$,
 
 -- ---- beyond the current sample, and in parallel workers --------------------
 
--- 40,000 current rows: more than the current side's 16,384-row sample.  The
+-- 40,000 current rows: more than the current side's 8192-row sample.  The
 -- sample is chosen by a hash of each row's values, so a scan split among
 -- parallel workers summarizes exactly what one backend does.
 CREATE TABLE fresh_big AS SELECT * FROM gen(40000, 0, false);
