@@ -476,7 +476,7 @@ COMMENT ON AGGREGATE @extschema@._drift_pass(bytea, "any") IS
 
 CREATE TABLE @extschema@.job_runs (
     id             bigserial PRIMARY KEY,
-    kind           text NOT NULL CHECK (kind IN ('train', 'tune')),
+    kind           text NOT NULL CHECK (kind IN ('train', 'tune', 'retrain')),
     status         text NOT NULL DEFAULT 'queued'
                    CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     progress       double precision NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
@@ -953,7 +953,14 @@ CREATE FUNCTION @extschema@.run_monitors()
     LANGUAGE C VOLATILE
     AS 'MODULE_PATHNAME', 'aifactory_run_monitors';
 COMMENT ON FUNCTION @extschema@.run_monitors() IS
-    'One round over the due monitors the caller may run: drift() each as its owner, record a report, NOTIFY aifactory_alerts on drift (at commit).';
+    'One round over the due monitors the caller may run: drift() each as its owner, record a report, NOTIFY aifactory_alerts on drift (at commit); a drifted retrain monitor submits a retrain() job.';
+
+CREATE FUNCTION @extschema@.retrain(monitor bigint, report bigint DEFAULT NULL)
+    RETURNS TABLE (project text, version integer, promoted boolean, decision jsonb)
+    LANGUAGE C VOLATILE
+    AS 'MODULE_PATHNAME', 'aifactory_retrain';
+COMMENT ON FUNCTION @extschema@.retrain(bigint, bigint) IS
+    'Train a challenger on a monitor''s source and deploy it only if it beats the deployed model on held-out rows; the decision is audited and written to the report (monitor owners only).';
 
 REVOKE ALL ON @extschema@.monitors, @extschema@.drift_reports FROM PUBLIC;
 GRANT SELECT ON @extschema@.monitors, @extschema@.drift_reports TO PUBLIC;

@@ -90,6 +90,12 @@ static const JobArg tune_args[] = {
 	{"hyperparams", JSONBOID},
 };
 
+/* A monitor's retraining (monitors.c submits it; retrain() runs it). */
+static const JobArg retrain_args[] = {
+	{"monitor", INT8OID},
+	{"report", INT8OID},
+};
+
 /*
  * Session settings a job runs with, copied from the submitter: the
  * search_path resolves the source like a synchronous call would, the
@@ -166,7 +172,16 @@ typedef enum JobsReadMode
 const char *
 JobKindName(JobKind kind)
 {
-	return kind == JOB_TUNE ? "tune" : "train";
+	switch (kind)
+	{
+		case JOB_TRAIN:
+			break;
+		case JOB_TUNE:
+			return "tune";
+		case JOB_RETRAIN:
+			return "retrain";
+	}
+	return "train";
 }
 
 bool
@@ -176,6 +191,8 @@ JobKindFromName(const char *name, JobKind *kind)
 		*kind = JOB_TRAIN;
 	else if (strcmp(name, "tune") == 0)
 		*kind = JOB_TUNE;
+	else if (strcmp(name, "retrain") == 0)
+		*kind = JOB_RETRAIN;
 	else
 		return false;
 	return true;
@@ -188,6 +205,11 @@ JobKindArgs(JobKind kind, int *nargs)
 	{
 		*nargs = lengthof(tune_args);
 		return tune_args;
+	}
+	if (kind == JOB_RETRAIN)
+	{
+		*nargs = lengthof(retrain_args);
+		return retrain_args;
 	}
 	*nargs = lengthof(train_args);
 	return train_args;
@@ -515,11 +537,12 @@ JobsAwaitWorker(BackgroundWorkerHandle *handle, int64 job_id, int *pid_out,
 }
 
 /*
- * train_async() and tune_async(): record the job in the caller's
- * transaction, start its worker, return the job's id.
+ * Record a job in the caller's transaction, as the current user, and
+ * start its worker (which waits for the transaction to commit); returns
+ * the job's id.  args are the kind's arguments (JobKindArgs).
  */
-static Datum
-JobSubmit(FunctionCallInfo fcinfo, JobKind kind)
+static int64
+JobSubmitArgs(JobKind kind, const Datum *args, const bool *argnulls)
 {
 	int			nargs;
 	const JobArg *jargs = JobKindArgs(kind, &nargs);
@@ -537,11 +560,8 @@ JobSubmit(FunctionCallInfo fcinfo, JobKind kind)
 	int			pid;
 	TimestampTz started;
 
-	if (PG_NARGS() != nargs)
-		elog(ERROR, "%s_async called with %d arguments, expected %d",
-			 JobKindName(kind), PG_NARGS(), nargs);
-	PreventCommandIfReadOnly(psprintf("%s_async()", JobKindName(kind)));
-	PreventCommandIfParallelMode(psprintf("%s_async()", JobKindName(kind)));
+	PreventCommandIfReadOnly(psprintf("%s job", JobKindName(kind)));
+	PreventCommandIfParallelMode(psprintf("%s job", JobKindName(kind)));
 
 	JobsSweep();
 
@@ -562,8 +582,8 @@ JobSubmit(FunctionCallInfo fcinfo, JobKind kind)
 	for (int i = 0; i < nargs; i++)
 	{
 		types[i + 2] = jargs[i].type;
-		values[i + 2] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		nulls[i + 2] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i + 2] = argnulls[i] ? (Datum) 0 : args[i];
+		nulls[i + 2] = argnulls[i] ? 'n' : ' ';
 		appendStringInfo(&sql, "%s'%s', $%d", i > 0 ? ", " : "", jargs[i].name, i + 3);
 	}
 	appendStringInfoString(&sql, "), pg_catalog.jsonb_build_object(");
@@ -619,7 +639,38 @@ JobSubmit(FunctionCallInfo fcinfo, JobKind kind)
 	}
 	SPI_finish();
 
-	PG_RETURN_INT64(job_id);
+	return job_id;
+}
+
+/* train_async() and tune_async(): the job's id. */
+static Datum
+JobSubmit(FunctionCallInfo fcinfo, JobKind kind)
+{
+	int			nargs;
+	Datum	   *args;
+	bool	   *argnulls;
+
+	(void) JobKindArgs(kind, &nargs);
+	if (PG_NARGS() != nargs)
+		elog(ERROR, "%s_async called with %d arguments, expected %d",
+			 JobKindName(kind), PG_NARGS(), nargs);
+	args = palloc(sizeof(Datum) * nargs);
+	argnulls = palloc(sizeof(bool) * nargs);
+	for (int i = 0; i < nargs; i++)
+	{
+		argnulls[i] = PG_ARGISNULL(i);
+		args[i] = argnulls[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	PG_RETURN_INT64(JobSubmitArgs(kind, args, argnulls));
+}
+
+int64
+JobSubmitRetrain(int64 monitor_id, int64 report_id)
+{
+	Datum		args[2] = {Int64GetDatum(monitor_id), Int64GetDatum(report_id)};
+	bool		argnulls[2] = {false, false};
+
+	return JobSubmitArgs(JOB_RETRAIN, args, argnulls);
 }
 
 Datum

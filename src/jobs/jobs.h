@@ -3,7 +3,8 @@
  * jobs.h
  *	  Background jobs: train_async() and tune_async() run train() or tune()
  *	  in a dynamic background worker, as the submitting role, in the
- *	  submitter's database.
+ *	  submitter's database; a drifted 'retrain' monitor's round submits
+ *	  retrain() the same way.
  *
  * A job is a row of aifactory.job_runs, written only by the functions in
  * jobs.c and by the job's worker (worker.c), as the extension's owner after
@@ -29,12 +30,19 @@
  */
 extern void JobReportProgress(const char *phase, double fraction);
 
+/*
+ * Submit retrain(monitor, report) as a job of the current user, started
+ * when the calling transaction commits (monitors.c, on drift); its id.
+ */
+extern int64 JobSubmitRetrain(int64 monitor_id, int64 report_id);
+
 /* ---- internal to src/jobs/ ---- */
 
 typedef enum JobKind
 {
 	JOB_TRAIN,
-	JOB_TUNE
+	JOB_TUNE,
+	JOB_RETRAIN
 } JobKind;
 
 /* One argument of train() or tune(), as the job records and passes it. */

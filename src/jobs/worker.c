@@ -293,6 +293,9 @@ JobCallSql(JobKind kind)
 			case INT4OID:
 				appendStringInfo(&sql, "(s.a OPERATOR(pg_catalog.->>) '%s')::pg_catalog.int4", n);
 				break;
+			case INT8OID:
+				appendStringInfo(&sql, "(s.a OPERATOR(pg_catalog.->>) '%s')::pg_catalog.int8", n);
+				break;
 			default:
 				elog(ERROR, "job argument \"%s\" has an unexpected type %u", n, args[i].type);
 		}

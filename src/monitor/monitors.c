@@ -4,8 +4,9 @@
  *	  Drift monitors: create_monitor(), drop_monitor() and run_monitors(),
  *	  one round over the due monitors, each checked with drift() and
  *	  recorded in drift_reports, with NOTIFY aifactory_alerts on drift
- *	  and, for on_drift 'retrain', a challenger trained on the source and
- *	  deployed only if it beats the champion on held-out rows.
+ *	  and, for on_drift 'retrain', a retraining job: retrain() trains a
+ *	  challenger on the source and deploys it only if it beats the
+ *	  champion on held-out rows.
  *
  * The monitors and drift_reports tables are written only here, as the
  * extension's owner, after the caller's right has been checked.  A
@@ -15,11 +16,13 @@
  * monitor runs in a subtransaction: one that fails (its source was
  * dropped, say) records the error in its report and the round goes on.
  *
- * Retraining runs synchronously in the round, as the monitor's owner,
- * in a subtransaction of its own: the decision needs the trained
- * challenger, and the round already runs in the background (the
- * scheduler worker, pg_cron or a loop), so a separate job would only
- * add a second place where the decision could be lost.  A failed
+ * Retraining is not done in the round: on drift, a 'retrain' monitor's
+ * round submits retrain(monitor, report) as a background job of the
+ * monitor's owner (jobs/), started when the round commits, so that a
+ * long training neither holds the round (and every other due monitor)
+ * nor its locks.  The job trains the challenger as the owner, scores it
+ * against the champion on held-out rows, deploys it only if it wins, and
+ * writes the decision to audit_log and to the report.  A failed
  * retraining leaves no challenger and keeps the champion.
  *
  *-------------------------------------------------------------------------
@@ -34,6 +37,7 @@
 #include "core/source.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "jobs/jobs.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "registry/registry.h"
@@ -49,6 +53,7 @@
 PG_FUNCTION_INFO_V1(aifactory_create_monitor);
 PG_FUNCTION_INFO_V1(aifactory_drop_monitor);
 PG_FUNCTION_INFO_V1(aifactory_run_monitors);
+PG_FUNCTION_INFO_V1(aifactory_retrain);
 
 #define SCHEMA "aifactory"
 #define ALERT_CHANNEL "aifactory_alerts"
@@ -89,7 +94,6 @@ typedef struct MonitorResult
 	Datum		report;			/* jsonb array of drift()'s rows */
 	char	   *error;
 	char	   *sqlstate;
-	char	   *retrain;		/* JSON of the retraining decision, or NULL */
 } MonitorResult;
 
 static void
@@ -372,7 +376,8 @@ append_score(StringInfo buf, double score)
  * monitor's owner; returns the decision as JSON.
  */
 static char *
-retrain_challenger(const DueMonitor *m, const ProjectInfo *project, int64 champion_id)
+retrain_challenger(const DueMonitor *m, const ProjectInfo *project, int64 champion_id,
+				   bool *promoted_out, int *deployed_out)
 {
 	Oid			relid;
 	char	   *from = SourceFromClause(m->source, &relid);
@@ -492,6 +497,8 @@ retrain_challenger(const DueMonitor *m, const ProjectInfo *project, int64 champi
 	appendStringInfo(&detail, "}, \"challenger\": {\"version\": %d, \"score\": ", challenger);
 	append_score(&detail, challenger_score);
 	appendStringInfo(&detail, "}, \"promoted\": %s}", promoted ? "true" : "false");
+	*promoted_out = promoted;
+	*deployed_out = promoted ? challenger : champion;
 	return detail.data;
 }
 
@@ -524,7 +531,7 @@ subxact_failed(MemoryContext oldcontext, ResourceOwner oldowner)
  * monitor_retrain and returned (allocated in keep) for drift_reports.
  */
 static char *
-run_retrain(const DueMonitor *m, MemoryContext keep)
+run_retrain(const DueMonitor *m, MemoryContext keep, bool *promoted, int *deployed)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -533,6 +540,8 @@ run_retrain(const DueMonitor *m, MemoryContext keep)
 	int			champion = 0;
 	char	   *algorithm;
 	char	   *detail = NULL;
+
+	*promoted = false;
 
 	RegistryGetProject(m->project, &project);
 	champion_id = RegistryDeployedModelId(project.id);
@@ -549,7 +558,7 @@ run_retrain(const DueMonitor *m, MemoryContext keep)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("project \"%s\" has no deployed model", project.name)));
-		d = retrain_challenger(m, &project, champion_id);
+		d = retrain_challenger(m, &project, champion_id, promoted, deployed);
 		detail = MemoryContextStrdup(keep, d);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -561,6 +570,8 @@ run_retrain(const DueMonitor *m, MemoryContext keep)
 		StringInfoData buf;
 
 		edata = subxact_failed(oldcontext, oldowner);
+		*promoted = false;
+		*deployed = champion;
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "{\"metric\": \"%s\", \"champion\": {\"version\": %d}, "
 						 "\"promoted\": false, \"error\": ",
@@ -602,8 +613,6 @@ run_one(const DueMonitor *m, MonitorResult *r)
 		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		run_drift(m, r, oldcontext);
-		if (m->retrain && r->drifted)
-			r->retrain = run_retrain(m, oldcontext);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -629,7 +638,7 @@ run_one(const DueMonitor *m, MonitorResult *r)
  * action taken.
  */
 static const char *
-record(const DueMonitor *m, const MonitorResult *r)
+record(const DueMonitor *m, const MonitorResult *r, int64 *report_id)
 {
 	Oid			types[9] = {INT8OID, TEXTOID, INT4OID, BOOLOID, FLOAT8OID, TEXTARRAYOID,
 	JSONBOID, TEXTOID, JSONBOID};
@@ -649,7 +658,7 @@ record(const DueMonitor *m, const MonitorResult *r)
 	values[6] = r->report;
 	values[7] = CStringGetTextDatum(action);
 	if (r->ok)
-		values[8] = JsonbPGetDatum(JsonbFromCString(r->retrain ? r->retrain : "{}"));
+		values[8] = JsonbPGetDatum(JsonbFromCString("{}"));
 	else
 	{
 		StringInfoData detail;
@@ -674,9 +683,15 @@ record(const DueMonitor *m, const MonitorResult *r)
 						"'monitor', monitor_id, 'project', project, 'version', version, "
 						"'share', share, 'drifted_features', drifted_features[1:" CppAsString2(NOTIFY_MAX_FEATURES) "], "
 						"'drifted_count', pg_catalog.cardinality(drifted_features), "
-						"'report', id, 'at', run_at)::text",
+						"'report', id, 'at', run_at)::text, id",
 						9, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	{
+		bool		isnull;
+
+		*report_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 2, &isnull));
+	}
 
 	RegistryExecAsOwner("UPDATE " SCHEMA ".monitors SET last_run = pg_catalog.now(), "
 						"next_run = pg_catalog.now() OPERATOR(pg_catalog.+) every "
@@ -685,6 +700,61 @@ record(const DueMonitor *m, const MonitorResult *r)
 	if (strcmp(action, "none") != 0)
 		Async_Notify(ALERT_CHANNEL, payload);
 	return action;
+}
+
+/*
+ * A drifted 'retrain' monitor: submit retrain(monitor, report) as a job of
+ * the monitor's owner, which starts when the round commits (a round that
+ * rolls back leaves no job).  The report's detail says which job, or why
+ * none could start (no free worker slot, say), in which case the champion
+ * stays.  The job writes its decision over that detail.
+ */
+static void
+submit_retrain(const DueMonitor *m, int64 report_id)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	StringInfoData detail;
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2];
+
+	initStringInfo(&detail);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int64		job;
+
+		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		job = JobSubmitRetrain(m->id, report_id);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		appendStringInfo(&detail, "{\"job\": " INT64_FORMAT "}", job);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		SetUserIdAndSecContext(save_userid, save_sec);
+		edata = subxact_failed(oldcontext, oldowner);
+		appendStringInfoString(&detail, "{\"promoted\": false, \"error\": ");
+		escape_json(&detail, edata->message ? edata->message : "unknown error");
+		appendStringInfoString(&detail, ", \"sqlstate\": ");
+		escape_json(&detail, unpack_sql_state(edata->sqlerrcode));
+		appendStringInfoChar(&detail, '}');
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	values[0] = Int64GetDatum(report_id);
+	values[1] = JsonbPGetDatum(JsonbFromCString(detail.data));
+	RegistryExecAsOwner("UPDATE " SCHEMA ".drift_reports SET detail = $2 "
+						"WHERE id OPERATOR(pg_catalog.=) $1",
+						2, types, values, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -705,12 +775,15 @@ aifactory_run_monitors(PG_FUNCTION_ARGS)
 		DueMonitor *m = (DueMonitor *) lfirst(lc);
 		MonitorResult r;
 		const char *action;
+		int64		report_id;
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
 
 		CHECK_FOR_INTERRUPTS();
 		run_one(m, &r);
-		action = record(m, &r);
+		action = record(m, &r, &report_id);
+		if (strcmp(action, "retrain") == 0)
+			submit_retrain(m, report_id);
 
 		values[0] = Int64GetDatum(m->id);
 		values[1] = CStringGetTextDatum(m->project);
@@ -724,5 +797,127 @@ aifactory_run_monitors(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
+	return (Datum) 0;
+}
+
+/* run_retrain as the monitor's owner, as the monitor's own drift() runs */
+static char *
+retrain_as_owner(const DueMonitor *m, MemoryContext keep, bool *promoted, int *deployed)
+{
+	Oid			save_userid;
+	int			save_sec;
+	char	   *volatile detail = NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		detail = run_retrain(m, keep, promoted, deployed);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	return detail;
+}
+
+/*
+ * retrain(monitor, report): train a challenger on the monitor's source and
+ * deploy it only if it beats the deployed champion on the held-out rows.
+ * The decision is audited (monitor_retrain) and, given a report of that
+ * monitor, written to the report's detail; it is returned too.  The
+ * monitor's owner (or a member of that role) may run it, and it runs as
+ * the owner.  A drifted 'retrain' monitor submits it as a job.
+ */
+Datum
+aifactory_retrain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext keep = CurrentMemoryContext;
+	int64		monitor_id;
+	int64		report_id = 0;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	DueMonitor	m;
+	bool		promoted = false;
+	int			deployed = 0;
+	char	   *detail;
+	char	   *project;
+
+	require_arg(fcinfo, 0, "monitor");
+	monitor_id = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+		report_id = PG_GETARG_INT64(1);
+	PreventCommandIfReadOnly("retrain()");
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	values[0] = Int64GetDatum(monitor_id);
+	RegistryExecAsOwner("SELECT id, project, source, owner::pg_catalog.oid FROM " SCHEMA ".monitors "
+						"WHERE id OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("monitor " INT64_FORMAT " does not exist", monitor_id)));
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		m.id = monitor_id;
+		m.project = MemoryContextStrdup(keep, SPI_getvalue(tup, desc, 2));
+		m.source = MemoryContextStrdup(keep, SPI_getvalue(tup, desc, 3));
+		m.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		m.retrain = true;
+	}
+	if (!has_privs_of_role(GetUserId(), m.owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to retrain monitor " INT64_FORMAT, monitor_id),
+				 errhint("Only the monitor's owner, or a member of that role, may retrain it.")));
+	if (report_id != 0)
+	{
+		values[0] = Int64GetDatum(report_id);
+		values[1] = Int64GetDatum(monitor_id);
+		RegistryExecAsOwner("SELECT 1 FROM " SCHEMA ".drift_reports WHERE id OPERATOR(pg_catalog.=) $1 "
+							"AND monitor_id OPERATOR(pg_catalog.=) $2",
+							2, types, values, NULL, SPI_OK_SELECT);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("drift report " INT64_FORMAT " is not a report of monitor " INT64_FORMAT,
+							report_id, monitor_id),
+					 errhint("Give one of the monitor's drift_reports ids, or NULL.")));
+	}
+
+	detail = retrain_as_owner(&m, keep, &promoted, &deployed);
+
+	if (report_id != 0)
+	{
+		Oid			utypes[2] = {INT8OID, JSONBOID};
+		Datum		uvalues[2];
+
+		uvalues[0] = Int64GetDatum(report_id);
+		uvalues[1] = JsonbPGetDatum(JsonbFromCString(detail));
+		/* the report keeps the id of the job that made the decision */
+		RegistryExecAsOwner("UPDATE " SCHEMA ".drift_reports SET detail = CASE "
+							"WHEN detail OPERATOR(pg_catalog.?) 'job' THEN $2 OPERATOR(pg_catalog.||) "
+							"pg_catalog.jsonb_build_object('job', detail OPERATOR(pg_catalog.->) 'job') "
+							"ELSE $2 END WHERE id OPERATOR(pg_catalog.=) $1",
+							2, utypes, uvalues, NULL, SPI_OK_UPDATE);
+	}
+	SPI_finish();
+
+	project = m.project;
+	values[0] = CStringGetTextDatum(project);
+	values[1] = Int32GetDatum(deployed);
+	nulls[1] = deployed <= 0;
+	values[2] = BoolGetDatum(promoted);
+	values[3] = JsonbPGetDatum(JsonbFromCString(detail));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -3,8 +3,11 @@
 -- caller's ownership and change nothing when they fail; run_monitors()
 -- runs each due monitor's drift(), records a report, alerts on drift,
 -- moves next_run on, and records a failing monitor's error without
--- stopping the round; a 'retrain' monitor trains a challenger on drift and
--- deploys it only when it beats the champion on held-out rows.
+-- stopping the round; a 'retrain' monitor's round submits a retrain() job
+-- on drift, and retrain() trains a challenger and deploys it only when it
+-- beats the champion on held-out rows.  Jobs start when the submitting
+-- transaction commits, and this one never does: the test runs retrain()
+-- itself, as the job would (test/system/monitors.sh runs the real job).
 --
 -- Roles are cluster-wide: everything runs in one transaction that is rolled
 -- back at the end, so the roles never outlive the test.  now() is fixed in
@@ -12,7 +15,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(62);
+SELECT plan(69);
 
 -- ---- roles and data ---------------------------------------------------------
 
@@ -201,6 +204,38 @@ SELECT results_eq($$SELECT monitor_id, drifted, action, version FROM round2 ORDE
                   format($$VALUES (%s::bigint, true, 'retrain', 1), (%s, true, 'retrain', 1), (%s, true, 'retrain', 1)$$,
                          :m_changed, :m_same, :m_failing),
                   'drifted retrain monitors retrain, reporting the champion''s version');
+SELECT results_eq($$SELECT j.kind, j.status, j.submitted_by::text, (j.args->>'monitor')::bigint, (j.args->>'report')::bigint
+                    FROM aifactory.drift_reports r JOIN aifactory.job_runs j ON j.id = (r.detail->>'job')::bigint
+                    WHERE r.action = 'retrain' ORDER BY r.monitor_id$$,
+                  $$SELECT 'retrain'::text, 'queued'::text, 'aif_mon_alice'::text, monitor_id, id
+                    FROM aifactory.drift_reports WHERE action = 'retrain' ORDER BY monitor_id$$,
+                  'the round submits one retrain job per drifted monitor, as its owner, naming the report');
+SELECT is((SELECT count(*) FROM aifactory.models m JOIN aifactory.projects p ON p.id = m.project_id
+           WHERE p.name IN ('r_changed', 'r_same', 'r_failing')), 3::bigint,
+          'the round itself trains nothing');
+
+-- what each job runs, run here
+SELECT throws_ok(format('SELECT * FROM aifactory.retrain(%s, %s)', :m_changed,
+                        (SELECT id FROM aifactory.drift_reports WHERE monitor_id = :m_same)),
+                 '22023', NULL, 'retrain() refuses a report of another monitor');
+SELECT throws_ok('SELECT * FROM aifactory.retrain(-1)', '42704', NULL, 'retrain() of no monitor: 42704');
+SET ROLE aif_mon_bob;
+SELECT throws_ok(format('SELECT * FROM aifactory.retrain(%s)', :m_changed), '42501', NULL,
+                 'retrain() of another role''s monitor: 42501');
+SET ROLE aif_mon_alice;
+CREATE TEMP TABLE retrained AS
+    SELECT r.monitor_id, t.* FROM aifactory.drift_reports r,
+         LATERAL aifactory.retrain(r.monitor_id, r.id) t
+    WHERE r.action = 'retrain' ORDER BY r.monitor_id;
+RESET ROLE;
+SELECT results_eq($$SELECT monitor_id, project, version, promoted FROM retrained ORDER BY monitor_id$$,
+                  format($$VALUES (%s::bigint, 'r_changed'::text, 2, true), (%s, 'r_same', 1, false), (%s, 'r_failing', 1, false)$$,
+                         :m_changed, :m_same, :m_failing),
+                  'retrain() returns the deployed version after its decision');
+SELECT ok((SELECT bool_and(r.detail = t.decision || jsonb_build_object('job', r.detail->'job')
+                    AND r.detail ? 'job') FROM retrained t
+           JOIN aifactory.drift_reports r ON r.monitor_id = t.monitor_id AND r.action = 'retrain'),
+          'and writes its decision into the report''s detail, which keeps the job''s id');
 SELECT results_eq($$SELECT detail->>'metric', (detail->>'holdout_rows')::int > 100,
                            (detail->'champion'->>'version')::int, (detail->'challenger'->>'version')::int,
                            (detail->>'promoted')::boolean FROM decision WHERE monitor_id = $$ || :m_changed,
@@ -262,6 +297,8 @@ SELECT version AS c_version FROM aifactory.train('c_changed', 'SELECT x, label F
                                                   '{"C": 100}', seed => 1) \gset
 SELECT aifactory.create_monitor('c_changed', 'SELECT id, x, label FROM cchanged', '1 hour', 'retrain') AS m_class \gset
 CREATE TEMP TABLE round3 AS SELECT * FROM aifactory.run_monitors();
+SELECT count(*) AS retrained_class FROM aifactory.drift_reports r, LATERAL aifactory.retrain(r.monitor_id, r.id)
+    WHERE r.monitor_id = :m_class AND r.action = 'retrain' \gset
 RESET ROLE;
 SELECT results_eq($$SELECT monitor_id, drifted, action FROM round3$$,
                   format($$VALUES (%s::bigint, true, 'retrain')$$, :m_class),

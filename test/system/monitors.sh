@@ -2,6 +2,8 @@
 # run_monitors() alerts other sessions: a session that LISTENs on aifactory_alerts receives
 # one notification, naming the project and the drifted features, when a round finds drift
 # and commits; none when nothing drifted, and none when the round's transaction rolls back.
+# A drifted 'retrain' monitor's round submits a job that, once the round commits, trains a
+# challenger, deploys it when it wins and records the decision in the report.
 # The listener is a psql that LISTENs, echoes a marker, then sleeps: psql prints the
 # notifications that arrived during a command when the command ends.
 set -euo pipefail
@@ -87,3 +89,31 @@ for want in '"project": "drifty"' "\"monitor\": $shifted" "\"report\": $report" 
 done
 
 echo "ok: alerts reach listeners on commit, only on drift"
+
+# ---- on_drift retrain: the round submits a job; the job promotes the challenger -------------
+# the relationship changes (y = -3x + 5 on x in [10, 20)): the challenger must win
+q "SELECT setseed(0.5);
+   CREATE TABLE rbase AS SELECT i AS id, 10 * random() AS x, 0::float8 AS y FROM generate_series(1, 1000) i;
+   UPDATE rbase SET y = 2 * x + random();
+   CREATE TABLE rchanged AS SELECT i AS id, 10 + 10 * random() AS x, 0::float8 AS y FROM generate_series(1, 1000) i;
+   UPDATE rchanged SET y = -3 * x + 5 + random();" >/dev/null
+q "SELECT aifactory.train('rjob', 'rbase', 'y', 'linear', '{}', ARRAY['x'], seed => 1)" >/dev/null
+rmon=$(q "SELECT aifactory.create_monitor('rjob', 'rchanged', '1 hour', 'retrain')")
+out=$(q "SELECT drifted, action FROM aifactory.run_monitors() WHERE monitor_id = $rmon")
+[ "$out" = "t|retrain" ] || fail "the retrain monitor's round returned '$out', expected 't|retrain'"
+job=$(q "SELECT detail->>'job' FROM aifactory.drift_reports WHERE monitor_id = $rmon")
+[ -n "$job" ] || fail "the report names no job: $(q "SELECT detail FROM aifactory.drift_reports WHERE monitor_id = $rmon")"
+status=$(q "SELECT status FROM aifactory.wait($job, '2 minutes')")
+[ "$status" = succeeded ] || fail "the retrain job $job ended $status: $(q "SELECT error FROM aifactory.jobs WHERE id = $job")"
+out=$(q "SELECT kind, project, version FROM aifactory.jobs WHERE id = $job")
+[ "$out" = "retrain|rjob|2" ] || fail "the retrain job reads '$out', expected 'retrain|rjob|2'"
+out=$(q "SELECT (detail->>'promoted')::boolean, (detail->'challenger'->>'version')::int
+         FROM aifactory.drift_reports WHERE monitor_id = $rmon")
+[ "$out" = "t|2" ] || fail "the report's decision is '$out', expected 't|2'"
+out=$(q "SELECT m.version FROM aifactory.deployments d JOIN aifactory.models m ON m.id = d.model_id
+         JOIN aifactory.projects p ON p.id = m.project_id WHERE p.name = 'rjob' ORDER BY d.id DESC LIMIT 1")
+[ "$out" = 2 ] || fail "deployed version '$out' after the retrain job, expected 2"
+[ "$(q "SELECT count(*) FROM aifactory.audit_log WHERE action = 'monitor_retrain' AND project = 'rjob'")" = 1 ] ||
+	fail "the decision is not audited once"
+
+echo "ok: a drifted retrain monitor's job promotes the better challenger"

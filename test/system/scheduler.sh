@@ -2,7 +2,8 @@
 # The scheduler worker (shared_preload_libraries) runs due monitors by itself: pointed at this
 # test's database with aifactory.database and a naptime of 1 s, it writes drift_reports and a
 # LISTENing session gets NOTIFY aifactory_alerts without anyone calling run_monitors(); and it
-# shows in pg_stat_activity as backend_type 'aifactory scheduler'.  Both settings are reset at
+# shows in pg_stat_activity as backend_type 'aifactory scheduler'; a retrain monitor's round there
+# submits a retraining job that runs and promotes.  Both settings are reset at
 # the end, also on failure, and the worker leaves this database before the test ends.
 set -euo pipefail
 
@@ -83,3 +84,25 @@ reports=$(q "SELECT count(*) FROM aifactory.drift_reports
 [ "$reports" -ge 2 ] || fail "expected at least 2 drift reports from the scheduler, got $reports"
 
 echo "ok: the scheduler ran the monitor ($reports rounds), alerting listeners"
+
+# ---- a retrain monitor: the scheduler's round submits the job, which promotes ----------------
+q "SELECT setseed(0.5);
+   CREATE TABLE rbase AS SELECT i AS id, 10 * random() AS x, 0::float8 AS y FROM generate_series(1, 1000) i;
+   UPDATE rbase SET y = 2 * x + random();
+   CREATE TABLE rchanged AS SELECT i AS id, 10 + 10 * random() AS x, 0::float8 AS y FROM generate_series(1, 1000) i;
+   UPDATE rchanged SET y = -3 * x + 5 + random();" >/dev/null
+q "SELECT aifactory.train('sched_rt', 'rbase', 'y', 'linear', '{}', ARRAY['x'], seed => 1)" >/dev/null
+rmon=$(q "SELECT aifactory.create_monitor('sched_rt', 'rchanged', '1 hour', 'retrain')")
+job=""
+for _ in $(seq 150); do
+	job=$(q "SELECT detail->>'job' FROM aifactory.drift_reports WHERE monitor_id = $rmon")
+	[ -n "$job" ] && break
+	sleep 0.2
+done
+[ -n "$job" ] || fail "no retrain job from the scheduler within 30 s: $(q "SELECT detail FROM aifactory.drift_reports WHERE monitor_id = $rmon")"
+status=$(q "SELECT status FROM aifactory.wait($job, '2 minutes')")
+[ "$status" = succeeded ] || fail "the scheduler's retrain job $job ended $status: $(q "SELECT error FROM aifactory.jobs WHERE id = $job")"
+out=$(q "SELECT (detail->>'promoted')::boolean FROM aifactory.drift_reports WHERE monitor_id = $rmon")
+[ "$out" = t ] || fail "the scheduler's retraining did not promote: $(q "SELECT detail FROM aifactory.drift_reports WHERE monitor_id = $rmon")"
+
+echo "ok: a scheduler round submitted a retrain job, which promoted the challenger"
