@@ -703,6 +703,25 @@ record(const DueMonitor *m, const MonitorResult *r, int64 *report_id)
 }
 
 /*
+ * A retrain report's detail: the job submitted, then the decision; the
+ * report keeps the id of the job that made the decision.
+ */
+static void
+write_report_detail(int64 report_id, const char *json)
+{
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(report_id);
+	values[1] = JsonbPGetDatum(JsonbFromCString(json));
+	RegistryExecAsOwner("UPDATE " SCHEMA ".drift_reports SET detail = CASE "
+						"WHEN detail OPERATOR(pg_catalog.?) 'job' THEN $2 OPERATOR(pg_catalog.||) "
+						"pg_catalog.jsonb_build_object('job', detail OPERATOR(pg_catalog.->) 'job') "
+						"ELSE $2 END WHERE id OPERATOR(pg_catalog.=) $1",
+						2, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/*
  * A drifted 'retrain' monitor: submit retrain(monitor, report) as a job of
  * the monitor's owner, which starts when the round commits (a round that
  * rolls back leaves no job).  The report's detail says which job, or why
@@ -717,8 +736,6 @@ submit_retrain(const DueMonitor *m, int64 report_id)
 	Oid			save_userid;
 	int			save_sec;
 	StringInfoData detail;
-	Oid			types[2] = {INT8OID, JSONBOID};
-	Datum		values[2];
 
 	initStringInfo(&detail);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -750,11 +767,7 @@ submit_retrain(const DueMonitor *m, int64 report_id)
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
-	values[0] = Int64GetDatum(report_id);
-	values[1] = JsonbPGetDatum(JsonbFromCString(detail.data));
-	RegistryExecAsOwner("UPDATE " SCHEMA ".drift_reports SET detail = $2 "
-						"WHERE id OPERATOR(pg_catalog.=) $1",
-						2, types, values, NULL, SPI_OK_UPDATE);
+	write_report_detail(report_id, detail.data);
 }
 
 /*
@@ -897,19 +910,7 @@ aifactory_retrain(PG_FUNCTION_ARGS)
 	detail = retrain_as_owner(&m, keep, &promoted, &deployed);
 
 	if (report_id != 0)
-	{
-		Oid			utypes[2] = {INT8OID, JSONBOID};
-		Datum		uvalues[2];
-
-		uvalues[0] = Int64GetDatum(report_id);
-		uvalues[1] = JsonbPGetDatum(JsonbFromCString(detail));
-		/* the report keeps the id of the job that made the decision */
-		RegistryExecAsOwner("UPDATE " SCHEMA ".drift_reports SET detail = CASE "
-							"WHEN detail OPERATOR(pg_catalog.?) 'job' THEN $2 OPERATOR(pg_catalog.||) "
-							"pg_catalog.jsonb_build_object('job', detail OPERATOR(pg_catalog.->) 'job') "
-							"ELSE $2 END WHERE id OPERATOR(pg_catalog.=) $1",
-							2, utypes, uvalues, NULL, SPI_OK_UPDATE);
-	}
+		write_report_detail(report_id, detail);
 	SPI_finish();
 
 	project = m.project;
