@@ -23,6 +23,7 @@ OBJS = \
 	src/algorithms/treebins.o \
 	src/algorithms/treebuild.o \
 	src/algorithms/trees.o \
+	src/core/bigmem.o \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \

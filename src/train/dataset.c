@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "aifactory.h"
+#include "core/bigmem.h"
 #include "miscadmin.h"
 #include "train/dataset.h"
 #include "utils/memutils.h"
@@ -348,10 +349,10 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	 * Copy the rows into column-major matrices, in row order, summing each
 	 * column on the way (for impute: a NaN sum means a missing value).
 	 */
-	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
-	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
-	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
-	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
+	ds->Xtrain = AifAllocBig(sizeof(double) * Max(ds->ntrain * p, 1));
+	ds->Xtest = AifAllocBig(sizeof(double) * Max(ds->ntest * p, 1));
+	ds->ytrain = AifAllocBig(sizeof(double) * Max(ds->ntrain, 1));
+	ds->ytest = AifAllocBig(sizeof(double) * Max(ds->ntest, 1));
 	trsum = palloc0(sizeof(double) * Max(p, 1));
 	tesum = palloc0(sizeof(double) * Max(p, 1));
 	at = 0;
