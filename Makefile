@@ -23,7 +23,6 @@ OBJS = \
 	src/algorithms/treebins.o \
 	src/algorithms/treebuild.o \
 	src/algorithms/trees.o \
-	src/core/bigmem.o \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \

@@ -11,7 +11,6 @@
 #include <math.h>
 
 #include "aifactory.h"
-#include "core/bigmem.h"
 #include "core/threads.h"
 #include "miscadmin.h"
 #include "train/dataset.h"
@@ -312,7 +311,7 @@ build_copy_chunk(void *arg, int64 item)
 }
 
 /* chunks per round of the copy: the copied ones are freed between rounds */
-#define BUILD_ROUND_CHUNKS	4
+#define BUILD_ROUND_CHUNKS	16
 
 /*
  * Build the dataset (see dataset.h).  The loaded rows (row-major, in
@@ -446,10 +445,10 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	 * column on the way (for impute: a NaN sum means a missing value).
 	 * Rows before each chunk: training ones, and so test ones.
 	 */
-	ds->Xtrain = AifAllocBig(sizeof(double) * Max(ds->ntrain * p, 1));
-	ds->Xtest = AifAllocBig(sizeof(double) * Max(ds->ntest * p, 1));
-	ds->ytrain = AifAllocBig(sizeof(double) * Max(ds->ntrain, 1));
-	ds->ytest = AifAllocBig(sizeof(double) * Max(ds->ntest, 1));
+	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
+	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
+	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
+	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
 	ntrain_before = palloc(sizeof(int64) * Max(nchunks, 1));
 	at = 0;
 	for (int i = 0; i < nchunks; i++)

@@ -13,7 +13,6 @@
 
 #include "access/parallel.h"
 #include "common/hashfn.h"
-#include "core/bigmem.h"
 #include "core/blas.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
@@ -422,13 +421,11 @@ stash_drop(PassState *st)
 static StashChunk *
 stash_new_chunk(PassState *st, int capacity)
 {
-	Size		bytes = offsetof(StashChunk, rows) +
-		sizeof(double) * (Size) capacity * st->stash_width;
-	StashChunk *c = MemoryContextAllocHuge(st->mcxt, bytes);
+	StashChunk *c = MemoryContextAlloc(st->mcxt,
+									   offsetof(StashChunk, rows) +
+									   sizeof(double) * (Size) capacity * st->stash_width);
 
-	AifAdviseHugePages(c, bytes);
 	c->nrows = 0;
-	c->capacity = capacity;
 	c->next = st->stash;
 	st->stash = c;
 	return c;
@@ -443,22 +440,16 @@ stash_row(PassState *st, const double *design_and_y)
 
 	if (st->stash_overflow)
 		return;
-	if (c == NULL || c->nrows == c->capacity)
+	if (c == NULL || c->nrows == STASH_CHUNK_ROWS)
 	{
-		int64		room = (int64) (st->stash_limit / rowbytes) - st->stash_rows;
-		int64		capacity;
-
-		if (room < STASH_CHUNK_ROWS)
+		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * rowbytes > (Size) st->stash_limit)
 		{
 			/* over budget: give the rows up; train() scans once more */
 			stash_drop(st);
 			st->stash_overflow = true;
 			return;
 		}
-		/* twice the last chunk, within the cap and the budget */
-		capacity = c == NULL ? STASH_CHUNK_ROWS :
-			Min((int64) c->capacity * 2, (int64) STASH_CHUNK_MAX_ROWS);
-		c = stash_new_chunk(st, (int) Min(capacity, room));
+		c = stash_new_chunk(st, STASH_CHUNK_ROWS);
 	}
 	memcpy(c->rows + (Size) c->nrows * st->stash_width, design_and_y, rowbytes);
 	c->nrows++;

@@ -96,19 +96,15 @@ typedef struct LevelDict
 #define PASS_MAX_LEVELS 4096
 
 /*
- * Kept rows, in chunks: combining states links chunks instead of copying
- * rows, and growing never reallocates.  The first chunk holds
- * STASH_CHUNK_ROWS rows, each next one twice as many as the one before, up
- * to STASH_CHUNK_MAX_ROWS (large chunks can have huge pages: bigmem.c).
+ * Kept test rows, in chunks: combining states links chunks instead of
+ * copying rows, and growing never reallocates.
  */
 #define STASH_CHUNK_ROWS 8192
-#define STASH_CHUNK_MAX_ROWS 131072
 
 typedef struct StashChunk
 {
 	struct StashChunk *next;
 	int			nrows;
-	int			capacity;
 	double		rows[FLEXIBLE_ARRAY_MEMBER];	/* nrows x stash_width */
 } StashChunk;
 
