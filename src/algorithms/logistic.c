@@ -35,13 +35,23 @@
  * next block of X is prefetched, so the memory traffic overlaps the
  * arithmetic.
  *
+ * Threads.  On a large input each pass over the rows runs in two threads,
+ * the backend's and a helper (LogisticRunPass), which take segments of
+ * consecutive blocks from either end.  Each segment sums its blocks' loss,
+ * directional derivative and gradient in block order into its own slot,
+ * and the slots are added in segment order (LogisticSum), so the results
+ * are bit-identical whatever the number of threads.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 
@@ -90,6 +100,32 @@
  */
 #define LOGISTIC_SMALL_E		(1.0 / 1024)
 
+/*
+ * Blocks are summed in segments of consecutive blocks: a thread takes a
+ * whole segment and adds its blocks' loss and gradient in block order
+ * into the segment's own sums, which are then added in segment order.  The
+ * segments depend on the data's shape only, so the sums are the same for
+ * any number of threads.  A segment is at least this many blocks, and at
+ * least P + 2 rows, so the segments' sums never take more memory than one
+ * double a row.
+ */
+#define LOGISTIC_SEGMENT_BLOCKS	8
+
+/*
+ * The passes over the rows run in threads (LogisticRunPass) from this
+ * many rows up; below, a thread's start costs more than it saves.  At
+ * most LOGISTIC_MAX_THREADS: the backend's own and one helper.
+ */
+#define LOGISTIC_THREAD_MIN_ROWS	65536
+#define LOGISTIC_MAX_THREADS	2
+
+/* per thread: a block's residuals, and Z + t U of a trial step */
+typedef struct LogisticScratch
+{
+	double	   *r;				/* block_rows x K */
+	double	   *zt;				/* block_rows x K */
+} LogisticScratch;
+
 typedef struct LogisticProblem
 {
 	const double *X;			/* n x p, column-major, leading dimension n */
@@ -103,12 +139,37 @@ typedef struct LogisticProblem
 	int			P;				/* parameters: K * p (+ K) */
 	int			block_rows;
 	int64		nblocks;
+	int64		seg_blocks;		/* blocks per segment */
+	int64		nsegs;
+	int			threads;		/* for the passes, at most LOGISTIC_MAX_THREADS */
 	double	  **zu;				/* per block: rows x 2K, column-major; Z in
 								 * columns 0..K-1, U in K..2K-1 */
-	double	   *r;				/* block_rows x K residuals */
-	double	   *zt;				/* block_rows x K: Z + t U of a trial step */
+	double	   *sums;			/* per segment: P gradient sums, loss, dphi */
 	double	   *th;				/* p x 2K: [Theta | D] for the forward product */
+	LogisticScratch scratch[LOGISTIC_MAX_THREADS];
 } LogisticProblem;
+
+/*
+ * One pass over the blocks of rows, as LogisticForward or LogisticAlong
+ * asks for it, shared by the threads that run it.  The segments not yet
+ * taken are always the range [lo, end): the backend's thread takes them
+ * from the front, the helper from the back, so each reads X in order and
+ * can prefetch its next block.
+ */
+typedef struct LogisticPass
+{
+	LogisticProblem *prob;
+	bool		forward;		/* [Z | U] = X_b [Theta | D] first */
+	int			ncols;			/* columns of that product: K, or 2K */
+	const double *b0;			/* intercepts of Theta (forward) */
+	const double *db;			/* intercepts of D (forward with D) */
+	double		t;				/* the trial point Z + t U */
+	bool		has_u;			/* sum r . u too */
+	bool		commit;			/* move Z to Z + t U */
+	bool		want_grad;		/* X_b^T R_b too */
+	uint64		todo;			/* lo << 32 | end, changed atomically */
+	bool		stop;			/* the backend has an interrupt to serve */
+} LogisticPass;
 
 /* The More-Thuente line search state (MINPACK-2's dcsrch). */
 typedef struct LineSearch
@@ -143,16 +204,21 @@ static void LogisticProblemInit(LogisticProblem *prob, const double *X, int64 n,
 								int p, const int *y, int nclasses,
 								const LogisticOptions *opts);
 static void LogisticProblemFree(LogisticProblem *prob);
+static int	LogisticUsableThreads(int asked);
 static double LogisticForward(LogisticProblem *prob, const double *theta,
 							  const double *dir, double *grad, double *dphi);
 static double LogisticAlong(LogisticProblem *prob, double t, bool commit,
 							double *grad, double *dphi);
+static void LogisticRunPass(LogisticPass *pass);
+static void LogisticWorkSegments(LogisticPass *pass, int slot);
+static void *LogisticHelperThread(void *arg);
+static double LogisticSum(const LogisticProblem *prob, double *grad, double *dphi);
 static void LogisticBlockLoss(const LogisticProblem *prob, double *zu, int rows,
 							  const int *y, double t, bool has_u, bool commit,
 							  const double *next, int next_rows,
-							  double *r, double *loss, double *dphi);
+							  LogisticScratch *sc, double *loss, double *dphi);
 static void LogisticBlockGradient(const LogisticProblem *prob, const double *Xb,
-								  int rows, double *grad);
+								  int rows, const double *r, double *grad);
 static void LogisticAddPenalty(const LogisticProblem *prob, const double *theta,
 							   const double *dir, double *f, double *grad,
 							   double *dphi);
@@ -176,6 +242,22 @@ LogisticDefaultOptions(LogisticOptions *opts)
 	opts->fit_intercept = true;
 	opts->max_iter = LOGISTIC_DEFAULT_MAX_ITER;
 	opts->tol = LOGISTIC_DEFAULT_TOL;
+	opts->threads = LOGISTIC_DEFAULT_THREADS;
+}
+
+/*
+ * The threads the passes may use: as asked, at most the online processors
+ * and LOGISTIC_MAX_THREADS, at least one.
+ */
+static int
+LogisticUsableThreads(int asked)
+{
+	long		online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (online > 0 && asked > online)
+		asked = (int) online;
+	asked = Min(asked, LOGISTIC_MAX_THREADS);
+	return Max(asked, 1);
 }
 
 /* The option checks are sklearn's parameter constraints. */
@@ -245,6 +327,7 @@ LogisticProblemInit(LogisticProblem *prob, const double *X, int64 n, int p,
 					const int *y, int nclasses, const LogisticOptions *opts)
 {
 	int64		b;
+	int			t;
 
 	if (nclasses < 2)
 		ereport(ERROR,
@@ -287,6 +370,11 @@ LogisticProblemInit(LogisticProblem *prob, const double *X, int64 n, int p,
 	if (prob->block_rows > n)
 		prob->block_rows = (int) n;
 	prob->nblocks = (n + prob->block_rows - 1) / prob->block_rows;
+	prob->seg_blocks = Max((int64) LOGISTIC_SEGMENT_BLOCKS,
+						   ((int64) prob->P + 2 + prob->block_rows - 1) / prob->block_rows);
+	prob->nsegs = (prob->nblocks + prob->seg_blocks - 1) / prob->seg_blocks;
+	prob->threads = n >= LOGISTIC_THREAD_MIN_ROWS ?
+		LogisticUsableThreads(opts->threads) : 1;
 
 	prob->zu = (double **) palloc(sizeof(double *) * prob->nblocks);
 	for (b = 0; b < prob->nblocks; b++)
@@ -295,8 +383,13 @@ LogisticProblemInit(LogisticProblem *prob, const double *X, int64 n, int p,
 
 		prob->zu[b] = (double *) palloc0(sizeof(double) * rows * 2 * prob->K);
 	}
-	prob->r = (double *) palloc(sizeof(double) * prob->block_rows * prob->K);
-	prob->zt = (double *) palloc(sizeof(double) * prob->block_rows * prob->K);
+	prob->sums = (double *) palloc_extended(sizeof(double) * prob->nsegs * (prob->P + 2),
+											MCXT_ALLOC_HUGE);
+	for (t = 0; t < prob->threads; t++)
+	{
+		prob->scratch[t].r = (double *) palloc(sizeof(double) * prob->block_rows * prob->K);
+		prob->scratch[t].zt = (double *) palloc(sizeof(double) * prob->block_rows * prob->K);
+	}
 	prob->th = (double *) palloc(sizeof(double) * p * 2 * prob->K);
 }
 
@@ -305,11 +398,17 @@ LogisticProblemFree(LogisticProblem *prob)
 {
 	int64		b;
 
+	int			t;
+
 	for (b = 0; b < prob->nblocks; b++)
 		pfree(prob->zu[b]);
 	pfree(prob->zu);
-	pfree(prob->r);
-	pfree(prob->zt);
+	pfree(prob->sums);
+	for (t = 0; t < prob->threads; t++)
+	{
+		pfree(prob->scratch[t].r);
+		pfree(prob->scratch[t].zt);
+	}
 	pfree(prob->th);
 }
 
@@ -338,10 +437,11 @@ LogisticPrefetch(const double *next, int64 ld, int p, int from, int to)
 
 /*
  * Loss and residuals of one block of rows at Z + t U (t = 0: at Z).
- * r receives rows x K residuals (probability minus one-hot label); the
- * block's loss is added to *loss and, when has_u, sum_i r_i . u_i to
+ * sc->r receives rows x K residuals (probability minus one-hot label);
+ * the block's loss is added to *loss and, when has_u, sum_i r_i . u_i to
  * *dphi.  With commit, Z itself is moved to Z + t U; otherwise the shifted
- * predictor goes to the scratch zt.
+ * predictor goes to the scratch sc->zt.  Runs in any thread: no palloc,
+ * no ereport, no interrupt check.
  *
  * This is the only per-row code of the fit, so it is written for the
  * compiler: no calls but exp/log1p/log, and the binary case branch-free.
@@ -353,9 +453,10 @@ static void
 LogisticBlockLoss(const LogisticProblem *prob, double *zu, int rows,
 				  const int *y, double t, bool has_u, bool commit,
 				  const double *next, int next_rows,
-				  double *r, double *loss, double *dphi)
+				  LogisticScratch *sc, double *loss, double *dphi)
 {
 	int			K = prob->K;
+	double	   *r = sc->r;
 	const double *z = zu;
 	double		l = 0;
 	double		dp = 0;
@@ -365,7 +466,7 @@ LogisticBlockLoss(const LogisticProblem *prob, double *zu, int rows,
 
 	if (t != 0)
 	{
-		double	   *dst = commit ? zu : prob->zt;
+		double	   *dst = commit ? zu : sc->zt;
 
 		for (k = 0; k < K; k++)
 		{
@@ -463,9 +564,9 @@ LogisticBlockLoss(const LogisticProblem *prob, double *zu, int rows,
 /*
  * f at theta, its gradient and its derivative along dir, in one pass over
  * X: for each block, [Z | U] = X_b [Theta | D] (just Z when dir is NULL),
- * the residuals, and grad += X_b^T R while the block is still in cache.
- * Leaves Z (and U) of every block for LogisticAlong.  grad may be NULL;
- * dphi is only set when dir is given.  The penalty is included.
+ * the residuals, and X_b^T R while the block is still in cache.  Leaves Z
+ * (and U) of every block for LogisticAlong.  grad may be NULL; dphi is
+ * only set when dir is given.  The penalty is included.
  */
 static double
 LogisticForward(LogisticProblem *prob, const double *theta, const double *dir,
@@ -473,52 +574,25 @@ LogisticForward(LogisticProblem *prob, const double *theta, const double *dir,
 {
 	int			K = prob->K;
 	int			p = prob->p;
-	int			ncols = dir != NULL ? 2 * K : K;
-	const double *b0 = theta + (Size) K * p;
-	const double *db = dir != NULL ? dir + (Size) K * p : NULL;
-	double		f = 0;
-	double		dp = 0;
-	int64		b;
-	int			i;
-	int			k;
+	LogisticPass pass;
+	double		dp;
+	double		f;
 
 	memcpy(prob->th, theta, sizeof(double) * K * p);
 	if (dir != NULL)
 		memcpy(prob->th + (Size) K * p, dir, sizeof(double) * K * p);
-	if (grad != NULL)
-		memset(grad, 0, sizeof(double) * prob->P);
 
-	for (b = 0; b < prob->nblocks; b++)
-	{
-		int64		r0 = b * prob->block_rows;
-		int			rows = (int) Min((int64) prob->block_rows, prob->n - r0);
-		const double *Xb = prob->X + r0;
-		double	   *zu = prob->zu[b];
-		double		fb = 0;
+	memset(&pass, 0, sizeof(pass));
+	pass.prob = prob;
+	pass.forward = true;
+	pass.ncols = dir != NULL ? 2 * K : K;
+	pass.b0 = theta + (Size) K * p;
+	pass.db = dir != NULL ? dir + (Size) K * p : NULL;
+	pass.has_u = dir != NULL;
+	pass.want_grad = grad != NULL;
+	LogisticRunPass(&pass);
 
-		CHECK_FOR_INTERRUPTS();
-		cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, rows, ncols, p,
-					1.0, Xb, (int) prob->n, prob->th, p, 0.0, zu, rows);
-		if (prob->fit_intercept)
-		{
-			for (k = 0; k < ncols; k++)
-			{
-				double		c = k < K ? b0[k] : db[k - K];
-				double	   *col = zu + (Size) k * rows;
-
-				if (c != 0)
-					for (i = 0; i < rows; i++)
-						col[i] += c;
-			}
-		}
-		LogisticBlockLoss(prob, zu, rows, prob->y + r0, 0.0, dir != NULL, false,
-						  r0 + rows < prob->n ? Xb + rows : NULL,
-						  (int) Min((int64) prob->block_rows, prob->n - r0 - rows),
-						  prob->r, &fb, &dp);
-		f += fb;
-		if (grad != NULL)
-			LogisticBlockGradient(prob, Xb, rows, grad);
-	}
+	f = LogisticSum(prob, grad, &dp);
 	if (dphi != NULL)
 		*dphi = dp;
 	LogisticAddPenalty(prob, theta, dir, &f, grad, dphi);
@@ -534,35 +608,220 @@ static double
 LogisticAlong(LogisticProblem *prob, double t, bool commit, double *grad,
 			  double *dphi)
 {
+	LogisticPass pass;
+
+	memset(&pass, 0, sizeof(pass));
+	pass.prob = prob;
+	pass.t = t;
+	pass.has_u = true;
+	pass.commit = commit;
+	pass.want_grad = grad != NULL;
+	LogisticRunPass(&pass);
+	return LogisticSum(prob, grad, dphi);
+}
+
+/*
+ * One block's share of a pass: the forward product when asked, the loss
+ * and residuals, the gradient; added into the segment's sums (seg).  The
+ * next block of X (next_b, or -1) is prefetched meanwhile when X is read.
+ * Runs in any thread.
+ */
+static void
+LogisticBlockWork(const LogisticPass *pass, LogisticScratch *sc, int64 b,
+				  int64 next_b, double *seg)
+{
+	const LogisticProblem *prob = pass->prob;
+	int			K = prob->K;
+	int			P = prob->P;
+	int64		r0 = b * prob->block_rows;
+	int			rows = (int) Min((int64) prob->block_rows, prob->n - r0);
+	const double *Xb = prob->X + r0;
+	double	   *zu = prob->zu[b];
+	const double *next = NULL;
+	int			next_rows = 0;
+	int			i;
+	int			k;
+
+	if ((pass->forward || pass->want_grad) && next_b >= 0 && next_b < prob->nblocks)
+	{
+		next = prob->X + next_b * prob->block_rows;
+		next_rows = (int) Min((int64) prob->block_rows, prob->n - next_b * prob->block_rows);
+	}
+	if (pass->forward)
+	{
+		cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, rows, pass->ncols,
+					prob->p, 1.0, Xb, (int) prob->n, prob->th, prob->p, 0.0, zu, rows);
+		if (prob->fit_intercept)
+		{
+			for (k = 0; k < pass->ncols; k++)
+			{
+				double		c = k < K ? pass->b0[k] : pass->db[k - K];
+				double	   *col = zu + (Size) k * rows;
+
+				if (c != 0)
+					for (i = 0; i < rows; i++)
+						col[i] += c;
+			}
+		}
+	}
+	LogisticBlockLoss(prob, zu, rows, prob->y + r0, pass->t, pass->has_u,
+					  pass->commit, next, next_rows, sc, &seg[P], &seg[P + 1]);
+	if (pass->want_grad)
+		LogisticBlockGradient(prob, Xb, rows, sc->r, seg);
+}
+
+/*
+ * Take the next segment: from the front (slot 0) or from the back; -1
+ * when none is left.
+ */
+static int64
+LogisticTakeSegment(LogisticPass *pass, int slot)
+{
+	uint64		cur = __atomic_load_n(&pass->todo, __ATOMIC_RELAXED);
+
+	for (;;)
+	{
+		uint64		lo = cur >> 32;
+		uint64		end = cur & UINT64CONST(0xffffffff);
+		uint64		next;
+
+		if (lo >= end)
+			return -1;
+		next = slot == 0 ? ((lo + 1) << 32) | end : (lo << 32) | (end - 1);
+		if (__atomic_compare_exchange_n(&pass->todo, &cur, next, false,
+										__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return slot == 0 ? (int64) lo : (int64) end - 1;
+	}
+}
+
+/*
+ * The segments one thread takes, until none is left or the backend has
+ * an interrupt to serve: the backend's thread (slot 0) then raises stop,
+ * and both return; LogisticRunPass serves the interrupt and goes on.
+ * Pure arithmetic on memory allocated beforehand.
+ */
+static void
+LogisticWorkSegments(LogisticPass *pass, int slot)
+{
+	LogisticProblem *prob = pass->prob;
+	LogisticScratch *sc = &prob->scratch[slot];
+	int			P = prob->P;
+
+	for (;;)
+	{
+		int64		s;
+		int64		b0;
+		int64		b1;
+		int64		b;
+		double	   *seg;
+
+		if (slot == 0 && InterruptPending && INTERRUPTS_CAN_BE_PROCESSED())
+			__atomic_store_n(&pass->stop, true, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&pass->stop, __ATOMIC_RELAXED))
+			break;
+		s = LogisticTakeSegment(pass, slot);
+		if (s < 0)
+			break;
+		b0 = s * prob->seg_blocks;
+		b1 = Min(b0 + prob->seg_blocks, prob->nblocks);
+		seg = prob->sums + (Size) s * (P + 2);
+		memset(seg, 0, sizeof(double) * (P + 2));
+		for (b = b0; b < b1; b++)
+		{
+			/* the front thread's next block is next; the helper's maybe not */
+			int64		next_b = b + 1 < b1 || slot == 0 ? b + 1 : -1;
+
+			LogisticBlockWork(pass, sc, b, next_b, seg);
+		}
+	}
+}
+
+/* The helper thread's body. */
+static void *
+LogisticHelperThread(void *arg)
+{
+	LogisticWorkSegments((LogisticPass *) arg, 1);
+	return NULL;
+}
+
+/*
+ * Run a pass over every segment, in the backend's thread and, on a large
+ * input, one helper thread.  The helper runs with every signal blocked (a
+ * backend's signal handlers must run in its main thread), touches no
+ * PostgreSQL state and allocates nothing, and never outlives this call.
+ * The interrupts are served here, between the helper's join and the next
+ * start: the backend's thread stops taking segments as soon as one is
+ * pending, so a cancel waits for a segment at most.  If the helper cannot
+ * be started, this thread takes every segment.
+ */
+static void
+LogisticRunPass(LogisticPass *pass)
+{
+	LogisticProblem *prob = pass->prob;
+
+	pass->todo = (uint64) prob->nsegs;	/* lo = 0, end = nsegs */
+	for (;;)
+	{
+		pthread_t	tid;
+		bool		started = false;
+		uint64		todo;
+
+		pass->stop = false;
+		if (prob->threads > 1)
+		{
+			sigset_t	all;
+			sigset_t	old;
+
+			/* the helper inherits a mask that blocks every signal */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			started = pthread_create(&tid, NULL, LogisticHelperThread, pass) == 0;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		}
+		LogisticWorkSegments(pass, 0);
+		if (started)
+			pthread_join(tid, NULL);
+		CHECK_FOR_INTERRUPTS();
+		todo = __atomic_load_n(&pass->todo, __ATOMIC_RELAXED);
+		if ((todo >> 32) >= (todo & UINT64CONST(0xffffffff)))
+			break;
+	}
+}
+
+/*
+ * The loss of the last pass (returned), its derivative along the
+ * direction (*dphi) and, unless grad is NULL, its gradient: the segments'
+ * sums added in segment order.
+ */
+static double
+LogisticSum(const LogisticProblem *prob, double *grad, double *dphi)
+{
+	int			P = prob->P;
 	double		f = 0;
 	double		dp = 0;
-	int64		b;
+	int64		s;
+	int			j;
 
 	if (grad != NULL)
-		memset(grad, 0, sizeof(double) * prob->P);
-	for (b = 0; b < prob->nblocks; b++)
+		memset(grad, 0, sizeof(double) * P);
+	for (s = 0; s < prob->nsegs; s++)
 	{
-		int64		r0 = b * prob->block_rows;
-		int			rows = (int) Min((int64) prob->block_rows, prob->n - r0);
-		double		fb = 0;
+		const double *seg = prob->sums + (Size) s * (P + 2);
 
-		CHECK_FOR_INTERRUPTS();
-		LogisticBlockLoss(prob, prob->zu[b], rows, prob->y + r0, t, true, commit,
-						  grad != NULL && r0 + rows < prob->n ? prob->X + r0 + rows : NULL,
-						  (int) Min((int64) prob->block_rows, prob->n - r0 - rows),
-						  prob->r, &fb, &dp);
-		f += fb;
+		f += seg[P];
+		dp += seg[P + 1];
 		if (grad != NULL)
-			LogisticBlockGradient(prob, prob->X + r0, rows, grad);
+			for (j = 0; j < P; j++)
+				grad[j] += seg[j];
 	}
 	*dphi = dp;
 	return f;
 }
 
-/* grad += [X_b^T R_b ; column sums of R_b], R_b being prob->r. */
+/* grad += [X_b^T R_b ; column sums of R_b].  Runs in any thread. */
 static void
 LogisticBlockGradient(const LogisticProblem *prob, const double *Xb, int rows,
-					  double *grad)
+					  const double *r, double *grad)
 {
 	int			K = prob->K;
 	int			p = prob->p;
@@ -570,12 +829,12 @@ LogisticBlockGradient(const LogisticProblem *prob, const double *Xb, int rows,
 	int			k;
 
 	cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, K, rows,
-				1.0, Xb, (int) prob->n, prob->r, rows, 1.0, grad, p);
+				1.0, Xb, (int) prob->n, r, rows, 1.0, grad, p);
 	if (prob->fit_intercept)
 	{
 		for (k = 0; k < K; k++)
 		{
-			const double *rk = prob->r + (Size) k * rows;
+			const double *rk = r + (Size) k * rows;
 			double		s = 0;
 
 			for (i = 0; i < rows; i++)

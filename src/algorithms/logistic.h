@@ -37,6 +37,12 @@
 #define LOGISTIC_DEFAULT_MAX_ITER	100
 #define LOGISTIC_DEFAULT_TOL		1e-4
 
+/*
+ * Threads that evaluate the loss and gradient on large inputs (capped at
+ * the online processors); the results are the same for any number.
+ */
+#define LOGISTIC_DEFAULT_THREADS	2
+
 typedef struct LogisticOptions
 {
 	double		C;				/* inverse penalty strength, > 0 (may be
@@ -44,6 +50,8 @@ typedef struct LogisticOptions
 	bool		fit_intercept;
 	int			max_iter;		/* L-BFGS iterations, >= 0 */
 	double		tol;			/* gradient tolerance, >= 0 */
+	int			threads;		/* for the passes over the rows on large
+								 * inputs; results do not depend on it */
 } LogisticOptions;
 
 typedef struct LogisticModel
@@ -61,7 +69,7 @@ typedef struct LogisticModel
 
 /*
  * Fill opts with sklearn's defaults (C = 1, intercept, max_iter = 100,
- * tol = 1e-4).
+ * tol = 1e-4) and LOGISTIC_DEFAULT_THREADS threads.
  */
 extern void LogisticDefaultOptions(LogisticOptions *opts);
 

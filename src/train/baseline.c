@@ -10,6 +10,7 @@
 
 #include <math.h>
 
+#include "core/threads.h"
 #include "miscadmin.h"
 #include "train/baseline.h"
 #include "train/dataset.h"
@@ -66,6 +67,26 @@ BaselineCreate(const Model *model, bool from_test_rows)
  * or the level whose one-hot column is 1 (all zeros: missing, or the
  * reference level under drop_first).
  */
+/* A categorical feature's level from its one-hot design columns x. */
+static void
+baseline_add_level(Baseline *b, int i, const FeatureSpec *f, const double *x)
+{
+	int			level = -1;
+
+	for (int j = 0; j < f->ncols; j++)
+		if (x[j] != 0)
+		{
+			level = j + (f->drop_first ? 1 : 0);
+			break;
+		}
+	if (level < 0 && f->drop_first && f->nlevels > 0)
+		level = 0;
+	if (level < 0 || level >= f->nlevels)
+		CatSketchAddMissing(b->features[i].cat);
+	else
+		CatSketchAdd(b->features[i].cat, f->levels[level], strlen(f->levels[level]));
+}
+
 void
 BaselineAddRow(Baseline *b, const Model *model, const double *design, int64 position)
 {
@@ -85,22 +106,7 @@ BaselineAddRow(Baseline *b, const Model *model, const double *design, int64 posi
 				NumSketchAdd(b->features[i].num, x[0], hash);
 		}
 		else
-		{
-			int			level = -1;
-
-			for (int j = 0; j < f->ncols; j++)
-				if (x[j] != 0)
-				{
-					level = j + (f->drop_first ? 1 : 0);
-					break;
-				}
-			if (level < 0 && f->drop_first && f->nlevels > 0)
-				level = 0;
-			if (level < 0 || level >= f->nlevels)
-				CatSketchAddMissing(b->features[i].cat);
-			else
-				CatSketchAdd(b->features[i].cat, f->levels[level], strlen(f->levels[level]));
-		}
+			baseline_add_level(b, i, f, x);
 	}
 }
 
@@ -350,18 +356,59 @@ baseline_row_kept(int64 r, int64 n)
 		(1.0 / 9007199254740992.0) < (double) BASELINE_MAX_ROWS / n;
 }
 
+/* BaselineFeatures' work on one numeric feature: an item of AifRunItems. */
+typedef struct BaselineTask
+{
+	Baseline   *b;
+	const Model *model;
+	const Dataset *ds;
+	const int  *numeric;		/* the feature of each item */
+	const int64 *rows;			/* the kept training rows, ascending */
+	const uint64 *hashes;		/* their sketch hashes */
+	int64		nrows;
+} BaselineTask;
+
+/* NumSketchAdd is pure arithmetic: fit for a helper thread. */
+static void
+baseline_numeric_feature(void *arg, int64 item)
+{
+	BaselineTask *t = (BaselineTask *) arg;
+	int			i = t->numeric[item];
+	const FeatureSpec *f = &t->model->pre.features[i];
+	const double *col = t->ds->Xtrain + (Size) f->design_offset * t->ds->ntrain;
+	NumSketch  *s = t->b->features[i].num;
+
+	for (int64 k = 0; k < t->nrows; k++)
+	{
+		double		x = col[t->rows[k]];
+
+		if (isnan(x))
+			NumSketchAddMissing(s);
+		else
+			NumSketchAdd(s, x, t->hashes[k]);
+	}
+}
+
 /*
  * In-memory fits, right after loading: the training rows' features (all,
  * or a sample beyond BASELINE_MAX_ROWS), before any standardization
- * changes the matrix.
+ * changes the matrix.  Each feature's sketch takes the kept rows in row
+ * order, as BaselineAddRow would give them: the numeric features in two
+ * threads on large data (core/threads.h), the categorical ones (whose
+ * sketches allocate) in this one.
  */
 void
 BaselineFeatures(TrainRun *run, const Dataset *ds)
 {
 	Model	   *model = run->model;
-	int			p = ds->p;
-	double	   *row = palloc(sizeof(double) * Max(p, 1));
 	Baseline   *b = BaselineCreate(model, false);
+	BaselineTask t;
+	int64		cap = Min(ds->ntrain, (int64) BASELINE_MAX_ROWS + 1024);
+	int64	   *rows = palloc(sizeof(int64) * Max(cap, 1));
+	uint64	   *hashes;
+	int		   *numeric = palloc(sizeof(int) * Max(b->nfeatures, 1));
+	int			nnumeric = 0;
+	int64		nrows = 0;
 
 	for (int64 r = 0; r < ds->ntrain; r++)
 	{
@@ -369,11 +416,55 @@ BaselineFeatures(TrainRun *run, const Dataset *ds)
 			CHECK_FOR_INTERRUPTS();
 		if (!baseline_row_kept(r, ds->ntrain))
 			continue;
-		for (int j = 0; j < p; j++)
-			row[j] = ds->Xtrain[(Size) j * ds->ntrain + r];
-		BaselineAddRow(b, model, row, r);
+		if (nrows == cap)
+		{
+			cap *= 2;
+			rows = repalloc(rows, sizeof(int64) * cap);
+		}
+		rows[nrows++] = r;
 	}
-	pfree(row);
+	hashes = palloc(sizeof(uint64) * Max(nrows, 1));
+	for (int64 k = 0; k < nrows; k++)
+		hashes[k] = SketchHash64((uint64) rows[k]);
+	b->rows = nrows;
+
+	for (int i = 0; i < b->nfeatures; i++)
+		if (model->pre.features[i].kind == FEATURE_NUMERIC)
+			numeric[nnumeric++] = i;
+	t.b = b;
+	t.model = model;
+	t.ds = ds;
+	t.numeric = numeric;
+	t.rows = rows;
+	t.hashes = hashes;
+	t.nrows = nrows;
+	AifRunItems(nnumeric, baseline_numeric_feature, &t,
+				nrows * nnumeric >= 65536 ? AIF_ITEM_THREADS : 1);
+
+	if (nnumeric < b->nfeatures)
+	{
+		double	   *x = palloc(sizeof(double) * Max(ds->p, 1));
+
+		for (int64 k = 0; k < nrows; k++)
+		{
+			if ((k & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (int i = 0; i < b->nfeatures; i++)
+			{
+				const FeatureSpec *f = &model->pre.features[i];
+
+				if (f->kind == FEATURE_NUMERIC)
+					continue;
+				for (int j = 0; j < f->ncols; j++)
+					x[j] = ds->Xtrain[(Size) (f->design_offset + j) * ds->ntrain + rows[k]];
+				baseline_add_level(b, i, f, x);
+			}
+		}
+		pfree(x);
+	}
+	pfree(rows);
+	pfree(hashes);
+	pfree(numeric);
 	run->baseline_state = b;
 }
 

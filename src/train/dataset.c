@@ -11,9 +11,13 @@
 #include <math.h>
 
 #include "aifactory.h"
+#include "core/threads.h"
 #include "miscadmin.h"
 #include "train/dataset.h"
 #include "utils/memutils.h"
+
+/* below this many values a thread's start costs more than it saves */
+#define DATASET_THREAD_MIN_VALUES	(1024 * 1024)
 
 static int
 compare_double(const void *a, const void *b)
@@ -74,10 +78,10 @@ impute_value(double *v, int64 n, ImputeStrategy strategy)
 /*
  * Imputation values, and the NaNs of the matrices replaced by them.
  * trsum and tesum are each design column's sums over the training and the
- * test rows, in row order, as DatasetBuild added them while filling the
- * matrices: a column whose sums are not NaN has no missing value, and the
- * mean of its training rows is trsum / ntrain -- the very sum that
- * impute_value would take, in the same order -- so such a column needs no
+ * test rows, as DatasetBuild added them while filling the matrices (per
+ * chunk of loaded rows in row order, then the chunks' sums in chunk
+ * order): a column whose sums are not NaN has no missing value, and the
+ * mean of its training rows is trsum / ntrain, so such a column needs no
  * further pass over its values unless a median or mode is wanted.
  */
 static void
@@ -224,10 +228,99 @@ chunks_in_scan_order(PassState *st, int *nchunks)
 }
 
 /*
+ * DatasetBuild's work on one chunk of loaded rows, an item of AifRunItems:
+ * chunk i starts at row first[i]; in the copy, before it come ntrain_before[i]
+ * training and first[i] - ntrain_before[i] test rows.
+ */
+typedef struct BuildTask
+{
+	StashChunk **chunks;
+	const int64 *first;
+	int			width;
+	int			p;
+	bool		stratified;
+	uint64	   *hash;			/* per row */
+	int		   *cls;			/* per row, when stratified */
+	const bool *is_test;		/* per row */
+	const int64 *ntrain_before;
+	Dataset    *ds;
+	double	   *sums;			/* per chunk: p training sums, p test sums */
+} BuildTask;
+
+/* every row's split hash, and its class when the split is stratified */
+static void
+build_hash_chunk(void *arg, int64 item)
+{
+	BuildTask  *t = (BuildTask *) arg;
+	const StashChunk *c = t->chunks[item];
+	const double *row = c->rows;
+	int64		at = t->first[item];
+
+	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
+	{
+		t->hash[at] = PassRowHash(row, t->width);
+		if (t->stratified)
+			t->cls[at] = (int) row[t->p];
+	}
+}
+
+/*
+ * The chunk's rows into the column-major matrices, in row order, summing
+ * each column of its training and of its test rows on the way.
+ */
+static void
+build_copy_chunk(void *arg, int64 item)
+{
+	BuildTask  *t = (BuildTask *) arg;
+	const StashChunk *c = t->chunks[item];
+	Dataset    *ds = t->ds;
+	int			p = t->p;
+	const double *row = c->rows;
+	int64		at = t->first[item];
+	int64		itr = t->ntrain_before[item];
+	int64		ite = at - itr;
+	double	   *trsum = t->sums + (Size) item * 2 * p;
+	double	   *tesum = trsum + p;
+
+	memset(trsum, 0, sizeof(double) * 2 * p);
+	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
+	{
+		if (t->is_test[at])
+		{
+			double	   *X = ds->Xtest + ite;
+
+			for (int j = 0; j < p; j++)
+			{
+				X[(Size) j * ds->ntest] = row[j];
+				tesum[j] += row[j];
+			}
+			ds->ytest[ite++] = row[p];
+		}
+		else
+		{
+			double	   *X = ds->Xtrain + itr;
+
+			for (int j = 0; j < p; j++)
+			{
+				X[(Size) j * ds->ntrain] = row[j];
+				trsum[j] += row[j];
+			}
+			ds->ytrain[itr++] = row[p];
+		}
+	}
+}
+
+/* chunks per round of the copy: the copied ones are freed between rounds */
+#define BUILD_ROUND_CHUNKS	16
+
+/*
  * Build the dataset (see dataset.h).  The loaded rows (row-major, in
  * chunks) are read twice: once for the split hashes and classes, once to
  * copy them into the matrices; each row's side of the split is decided
- * once, from the compact arrays of the first pass.
+ * once, from the compact arrays of the first pass.  Both passes take the
+ * chunks as items in two threads on large data (core/threads.h); the
+ * column sums are summed per chunk and the chunks' sums added in chunk
+ * order, so nothing depends on the number of threads.
  */
 Dataset *
 DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strategy)
@@ -245,32 +338,35 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	double	   *trsum;
 	double	   *tesum;
 	int64		at;
-	int64		itr = 0;
-	int64		ite = 0;
+	int64	   *first;
+	int64	   *ntrain_before;
+	BuildTask	t;
+	int			threads;
 
 	if (width != p + 2)
 		elog(ERROR, "loaded rows have width %d, expected %d", width, p + 2);
 	ds->p = p;
+	first = palloc(sizeof(int64) * Max(nchunks, 1));
 	for (int i = 0; i < nchunks; i++)
+	{
+		first[i] = nrows;
 		nrows += chunks[i]->nrows;
+	}
+	threads = nrows * width >= DATASET_THREAD_MIN_VALUES ? AIF_ITEM_THREADS : 1;
 
 	/* every row's split hash, and its class when the split is stratified */
 	hash = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(nrows, 1));
 	if (stratified)
 		cls = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * Max(nrows, 1));
-	at = 0;
-	for (int i = 0; i < nchunks; i++)
-	{
-		const double *row = chunks[i]->rows;
-
-		for (int r = 0; r < chunks[i]->nrows; r++, row += width, at++)
-		{
-			hash[at] = PassRowHash(row, width);
-			if (cls)
-				cls[at] = (int) row[p];
-		}
-	}
-	CHECK_FOR_INTERRUPTS();
+	memset(&t, 0, sizeof(t));
+	t.chunks = chunks;
+	t.first = first;
+	t.width = width;
+	t.p = p;
+	t.stratified = stratified;
+	t.hash = hash;
+	t.cls = cls;
+	AifRunItems(nchunks, build_hash_chunk, &t, threads);
 
 	/*
 	 * The split.  A row's split hash is a seeded random number: a
@@ -347,50 +443,57 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	/*
 	 * Copy the rows into column-major matrices, in row order, summing each
 	 * column on the way (for impute: a NaN sum means a missing value).
+	 * Rows before each chunk: training ones, and so test ones.
 	 */
 	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
 	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
 	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
 	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
-	trsum = palloc0(sizeof(double) * Max(p, 1));
-	tesum = palloc0(sizeof(double) * Max(p, 1));
+	ntrain_before = palloc(sizeof(int64) * Max(nchunks, 1));
 	at = 0;
 	for (int i = 0; i < nchunks; i++)
 	{
-		const double *row = chunks[i]->rows;
+		int64		ntest_in = 0;
 
-		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < chunks[i]->nrows; r++, row += width, at++)
-		{
-			if (is_test[at])
-			{
-				double	   *X = ds->Xtest + ite;
-
-				for (int j = 0; j < p; j++)
-				{
-					X[(Size) j * ds->ntest] = row[j];
-					tesum[j] += row[j];
-				}
-				ds->ytest[ite++] = row[p];
-			}
-			else
-			{
-				double	   *X = ds->Xtrain + itr;
-
-				for (int j = 0; j < p; j++)
-				{
-					X[(Size) j * ds->ntrain] = row[j];
-					trsum[j] += row[j];
-				}
-				ds->ytrain[itr++] = row[p];
-			}
-		}
-		/* this chunk is copied: give its memory back as we go */
-		pfree(chunks[i]);
+		ntrain_before[i] = at;
+		for (int64 r = first[i]; r < first[i] + chunks[i]->nrows; r++)
+			ntest_in += is_test[r];
+		at += chunks[i]->nrows - ntest_in;
 	}
-	if (itr != ds->ntrain || ite != ds->ntest)
-		elog(ERROR, "dataset split counted %lld and %lld rows but placed %lld and %lld",
-			 (long long) ds->ntrain, (long long) ds->ntest, (long long) itr, (long long) ite);
+	if (at != ds->ntrain)
+		elog(ERROR, "dataset split counted %lld training rows but placed %lld",
+			 (long long) ds->ntrain, (long long) at);
+	t.is_test = is_test;
+	t.ntrain_before = ntrain_before;
+	t.ds = ds;
+	t.sums = palloc(sizeof(double) * 2 * Max(p, 1) * Max(nchunks, 1));
+	trsum = palloc0(sizeof(double) * Max(p, 1));
+	tesum = palloc0(sizeof(double) * Max(p, 1));
+	for (int c0 = 0; c0 < nchunks; c0 += BUILD_ROUND_CHUNKS)
+	{
+		int			c1 = Min(c0 + BUILD_ROUND_CHUNKS, nchunks);
+
+		/* the copy of a round's chunks; then their sums, in chunk order */
+		t.chunks = chunks + c0;
+		t.first = first + c0;
+		t.ntrain_before = ntrain_before + c0;
+		AifRunItems(c1 - c0, build_copy_chunk, &t, threads);
+		for (int i = c0; i < c1; i++)
+		{
+			const double *cs = t.sums + (Size) (i - c0) * 2 * p;
+
+			for (int j = 0; j < p; j++)
+			{
+				trsum[j] += cs[j];
+				tesum[j] += cs[p + j];
+			}
+			/* this chunk is copied: give its memory back as we go */
+			pfree(chunks[i]);
+		}
+	}
+	pfree(t.sums);
+	pfree(first);
+	pfree(ntrain_before);
 	pfree(is_test);
 	st->stash = NULL;
 	st->stash_rows = 0;
@@ -401,41 +504,65 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	return ds;
 }
 
+/* DatasetStandardize's work on one column: an item of AifRunItems. */
+typedef struct StandardizeTask
+{
+	Dataset    *ds;
+	bool		center_columns;
+	double	   *center;
+	double	   *scale;
+} StandardizeTask;
+
+static void
+standardize_column(void *arg, int64 item)
+{
+	StandardizeTask *t = (StandardizeTask *) arg;
+	Dataset    *ds = t->ds;
+	int			j = (int) item;
+	double	   *tr = ds->Xtrain + (Size) j * ds->ntrain;
+	double	   *te = ds->Xtest + (Size) j * ds->ntest;
+	double		sum = 0;
+	double		ss = 0;
+	double		mean;
+	double		c;
+	double		inv;
+
+	/* two passes: the mean, then squared deviations from it */
+	for (int64 r = 0; r < ds->ntrain; r++)
+		sum += tr[r];
+	mean = ds->ntrain > 0 ? sum / ds->ntrain : 0;
+	for (int64 r = 0; r < ds->ntrain; r++)
+	{
+		double		d = tr[r] - mean;
+
+		ss += d * d;
+	}
+	t->center[j] = t->center_columns ? mean : 0.0;
+	t->scale[j] = ds->ntrain > 0 ? sqrt(ss / ds->ntrain) : 0;
+	if (!(t->scale[j] > 0) || !isfinite(t->scale[j]))
+		t->scale[j] = 1.0;
+	c = t->center[j];
+	inv = 1.0 / t->scale[j];
+	for (int64 r = 0; r < ds->ntrain; r++)
+		tr[r] = (tr[r] - c) * inv;
+	for (int64 r = 0; r < ds->ntest; r++)
+		te[r] = (te[r] - c) * inv;
+}
+
+/*
+ * Columns are independent: on large data they are taken by two threads
+ * (core/threads.h), each column computed exactly as by one.
+ */
 void
 DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *scale)
 {
-	int			p = ds->p;
+	StandardizeTask t;
 
-	for (int j = 0; j < p; j++)
-	{
-		double	   *tr = ds->Xtrain + (Size) j * ds->ntrain;
-		double	   *te = ds->Xtest + (Size) j * ds->ntest;
-		double		sum = 0;
-		double		ss = 0;
-		double		mean;
-		double		c;
-		double		inv;
-
-		/* two passes: the mean, then squared deviations from it */
-		for (int64 r = 0; r < ds->ntrain; r++)
-			sum += tr[r];
-		mean = ds->ntrain > 0 ? sum / ds->ntrain : 0;
-		for (int64 r = 0; r < ds->ntrain; r++)
-		{
-			double		d = tr[r] - mean;
-
-			ss += d * d;
-		}
-		center[j] = center_columns ? mean : 0.0;
-		scale[j] = ds->ntrain > 0 ? sqrt(ss / ds->ntrain) : 0;
-		if (!(scale[j] > 0) || !isfinite(scale[j]))
-			scale[j] = 1.0;
-		c = center[j];
-		inv = 1.0 / scale[j];
-		for (int64 r = 0; r < ds->ntrain; r++)
-			tr[r] = (tr[r] - c) * inv;
-		for (int64 r = 0; r < ds->ntest; r++)
-			te[r] = (te[r] - c) * inv;
-		CHECK_FOR_INTERRUPTS();
-	}
+	t.ds = ds;
+	t.center_columns = center_columns;
+	t.center = center;
+	t.scale = scale;
+	AifRunItems(ds->p, standardize_column, &t,
+				(ds->ntrain + ds->ntest) * ds->p >= DATASET_THREAD_MIN_VALUES ?
+				AIF_ITEM_THREADS : 1);
 }

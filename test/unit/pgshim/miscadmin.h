@@ -11,5 +11,7 @@
 #include "postgres.h"
 
 #define CHECK_FOR_INTERRUPTS() do { } while (0)
+#define InterruptPending (false)
+#define INTERRUPTS_CAN_BE_PROCESSED() (true)
 
 #endif							/* AIF_PGSHIM_MISCADMIN_H */

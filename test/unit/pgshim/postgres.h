@@ -35,6 +35,7 @@ typedef uint64_t uint64;
 typedef size_t Size;
 
 #define INT64CONST(x)	INT64_C(x)
+#define UINT64CONST(x)	UINT64_C(x)
 #define PG_INT32_MAX	INT32_MAX
 #define PG_INT64_MAX	INT64_MAX
 #define Min(x, y)		((x) < (y) ? (x) : (y))
