@@ -54,33 +54,7 @@ typedef struct DriftPassState
 Baseline *
 DriftCurrentCreate(const Model *model)
 {
-	Baseline   *b = palloc0(sizeof(Baseline));
-
-	b->nfeatures = model->pre.nfeatures;
-	b->features = palloc0(sizeof(BaselineFeature) * Max(b->nfeatures, 1));
-	for (int i = 0; i < b->nfeatures; i++)
-	{
-		const FeatureSpec *f = &model->pre.features[i];
-
-		b->features[i].name = pstrdup(f->name);
-		b->features[i].kind = f->kind;
-		if (f->kind == FEATURE_NUMERIC)
-		{
-			b->features[i].num = NumSketchCreate(DRIFT_CURRENT_K);
-			NumSketchNoMoments(b->features[i].num);
-		}
-		else
-			b->features[i].cat = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
-	}
-	b->pred_kind = BaselinePredictionKind(model);
-	if (b->pred_kind == FEATURE_NUMERIC)
-	{
-		b->pred_num = NumSketchCreate(DRIFT_CURRENT_K);
-		NumSketchNoMoments(b->pred_num);
-	}
-	else if (b->pred_kind == FEATURE_CATEGORICAL)
-		b->pred_cat = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
-	return b;
+	return BaselineCreateSized(model, false, DRIFT_CURRENT_K, false);
 }
 
 Baseline *

@@ -38,6 +38,16 @@ BaselinePredictionKind(const Model *model)
 Baseline *
 BaselineCreate(const Model *model, bool from_test_rows)
 {
+	return BaselineCreateSized(model, from_test_rows, NUMSKETCH_DEFAULT_K, true);
+}
+
+/*
+ * An empty summary with numeric samples of k values, keeping exact
+ * moments or not (drift()'s current side: no moments, its own k).
+ */
+Baseline *
+BaselineCreateSized(const Model *model, bool from_test_rows, int k, bool moments)
+{
 	Baseline   *b = palloc0(sizeof(Baseline));
 
 	b->from_test_rows = from_test_rows;
@@ -50,23 +60,26 @@ BaselineCreate(const Model *model, bool from_test_rows)
 		b->features[i].name = pstrdup(f->name);
 		b->features[i].kind = f->kind;
 		if (f->kind == FEATURE_NUMERIC)
-			b->features[i].num = NumSketchCreate(NUMSKETCH_DEFAULT_K);
+		{
+			b->features[i].num = NumSketchCreate(k);
+			if (!moments)
+				NumSketchNoMoments(b->features[i].num);
+		}
 		else
 			b->features[i].cat = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
 	}
 	b->pred_kind = BaselinePredictionKind(model);
 	if (b->pred_kind == FEATURE_NUMERIC)
-		b->pred_num = NumSketchCreate(NUMSKETCH_DEFAULT_K);
+	{
+		b->pred_num = NumSketchCreate(k);
+		if (!moments)
+			NumSketchNoMoments(b->pred_num);
+	}
 	else if (b->pred_kind == FEATURE_CATEGORICAL)
 		b->pred_cat = CatSketchCreate(CATSKETCH_DEFAULT_LEVELS);
 	return b;
 }
 
-/*
- * One encoded row's raw features: a numeric design value (NaN missing),
- * or the level whose one-hot column is 1 (all zeros: missing, or the
- * reference level under drop_first).
- */
 /* A categorical feature's level from its one-hot design columns x. */
 static void
 baseline_add_level(Baseline *b, int i, const FeatureSpec *f, const double *x)
@@ -87,6 +100,11 @@ baseline_add_level(Baseline *b, int i, const FeatureSpec *f, const double *x)
 		CatSketchAdd(b->features[i].cat, f->levels[level], strlen(f->levels[level]));
 }
 
+/*
+ * One encoded row's raw features: a numeric design value (NaN missing),
+ * or the level whose one-hot column is 1 (all zeros: missing, or the
+ * reference level under drop_first).
+ */
 void
 BaselineAddRow(Baseline *b, const Model *model, const double *design, int64 position)
 {

@@ -63,6 +63,8 @@ extern int	BaselinePredictionKind(const Model *model);
 
 /* Build: features of one design row, and the model's prediction on it. */
 extern Baseline *BaselineCreate(const Model *model, bool from_test_rows);
+extern Baseline *BaselineCreateSized(const Model *model, bool from_test_rows, int k,
+									 bool moments);
 extern void BaselineAddRow(Baseline *b, const Model *model, const double *design,
 						   int64 position);
 extern void BaselineAddPrediction(Baseline *b, const Model *model,
