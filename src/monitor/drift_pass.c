@@ -337,6 +337,13 @@ DriftPassHandoffBegin(MemoryContext cxt)
 	handoff_summary = NULL;
 }
 
+bool
+DriftPassIsHandoffMarker(const bytea *value)
+{
+	return VARSIZE_ANY_EXHDR(value) == strlen(HANDOFF_MARKER) &&
+		memcmp(VARDATA_ANY(value), HANDOFF_MARKER, strlen(HANDOFF_MARKER)) == 0;
+}
+
 Baseline *
 DriftPassHandoffEnd(void)
 {

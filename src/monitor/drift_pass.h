@@ -43,5 +43,6 @@ extern Baseline *DriftCurrentDeserialize(const bytea *bytes);
  */
 extern void DriftPassHandoffBegin(MemoryContext cxt);
 extern Baseline *DriftPassHandoffEnd(void);
+extern bool DriftPassIsHandoffMarker(const bytea *value);
 
 #endif							/* AIF_DRIFT_PASS_H */

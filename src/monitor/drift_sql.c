@@ -228,13 +228,19 @@ scan_current(const char *sql, bytea *model_bytes, const Model *model, MemoryCont
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "the drift scan failed: SPI error %d", rc);
 	MemoryContextSwitchTo(work);
-	if (cur == NULL)
 	{
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		/* no rows; or, should the final function have run elsewhere, bytes */
-		cur = isnull ? DriftCurrentCreate(model) : DriftCurrentDeserialize(DatumGetByteaPP(d));
+		/*
+		 * The summary came in memory only if our aggregate returned the
+		 * marker; otherwise (no rows, or another _drift_pass in the source
+		 * took the hand-off) the value is NULL or the summary's bytes.
+		 */
+		if (isnull)
+			cur = DriftCurrentCreate(model);
+		else if (cur == NULL || !DriftPassIsHandoffMarker(DatumGetByteaPP(d)))
+			cur = DriftCurrentDeserialize(DatumGetByteaPP(d));
 	}
 	return cur;
 }

@@ -8,7 +8,7 @@
 -- change c1's shares to .2/.3/.5.
 
 SET client_min_messages = warning;
-SELECT plan(42);
+SELECT plan(43);
 
 CREATE FUNCTION gen(n integer, shift double precision, cat_shift boolean)
 RETURNS TABLE (id integer, x1 float8, x2 float8, x3 float8, x4 float8, c1 text, y float8)
@@ -198,6 +198,15 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
+-- a source that itself runs the internal aggregate (its final function
+-- runs first and takes the in-memory hand-off): drift() must still read
+-- its own scan's summary
+SELECT results_eq($$SELECT * FROM aifactory.drift('g',
+                    'SELECT * FROM fresh_big WHERE (SELECT aifactory._drift_pass(m.model, f.x1, f.x2, f.x3, f.x4, f.c1)
+                       FROM fresh_small f, aifactory.models m JOIN aifactory.projects p ON p.id = m.project_id
+                       WHERE p.name = ''g'' AND m.version = 1) IS NOT NULL')$$,
+                  $$SELECT * FROM r_big_serial$$,
+                  'another _drift_pass inside the source does not take drift()''s summary');
 SELECT ok((SELECT NOT drifted FROM r_big_serial WHERE feature = '(dataset)')
           AND (SELECT bool_and(method = 'wasserstein' AND statistic < 0.05)
                FROM r_big_serial WHERE kind = 'numeric' AND feature <> '(prediction)'),
