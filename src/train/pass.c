@@ -1283,6 +1283,13 @@ PassHandoffBegin(MemoryContext cxt)
 	handoff_state = NULL;
 }
 
+bool
+PassIsHandoffMarker(const bytea *value)
+{
+	return VARSIZE_ANY_EXHDR(value) == strlen(HANDOFF_MARKER) &&
+		memcmp(VARDATA_ANY(value), HANDOFF_MARKER, strlen(HANDOFF_MARKER)) == 0;
+}
+
 PassState *
 PassHandoffEnd(void)
 {

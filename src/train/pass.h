@@ -212,6 +212,7 @@ extern double PassHashFraction(uint64 h);
 
 extern void PassHandoffBegin(MemoryContext cxt);
 extern PassState *PassHandoffEnd(void);
+extern bool PassIsHandoffMarker(const bytea *value);
 
 extern void MetricAccAdd(MetricAcc *acc, double y, double yhat);
 extern void MetricAccMerge(MetricAcc *into, const MetricAcc *from);

@@ -119,11 +119,12 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
 	elog(DEBUG1, "training pass %d: %.3f s", mode, INSTR_TIME_GET_DOUBLE(t1));
-	if (st != NULL)
-		return st;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return NULL;			/* no rows at all */
+	/* the state came in memory only if our aggregate returned the marker */
+	if (st != NULL && PassIsHandoffMarker(DatumGetByteaPP(d)))
+		return st;
 	return PassStateDeserialize(DatumGetByteaPP(d), run->work);
 }
 
