@@ -147,11 +147,12 @@ typedef struct NumSketch
 	int64		nmissing;		/* NULL, NaN, +-Infinity */
 	double		min;			/* of the finite values (+Inf if none) */
 	double		max;
-	ExactSum	sum;			/* sum of x */
-	ExactSum	sumsq;			/* sum of x^2 (each as an exact fma pair) */
 	bool		moments;		/* sum and sumsq kept (see NumSketchNoMoments) */
 	int32		ndistinct;		/* distinct values, -1 if more than
 								 * NUMSKETCH_DISCRETE_MAX */
+	/* everything NumSketchAdd reads on its common path is above */
+	ExactSum	sum;			/* sum of x */
+	ExactSum	sumsq;			/* sum of x^2 (each as an exact fma pair) */
 	double		dvalue[NUMSKETCH_DISCRETE_MAX]; /* ascending */
 	int64		dcount[NUMSKETCH_DISCRETE_MAX];
 } NumSketch;

@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "algorithms/sketch.h"
+#include "catalog/pg_type.h"
 #include "core/preprocess.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -34,6 +35,23 @@ PG_FUNCTION_INFO_V1(aifactory_drift_final);
 /* the word a NULL value adds to its row's hash */
 #define NULL_WORD		UINT64CONST(0x6e756c6c2076616c)
 
+/* One feature of the current row, laid out for the per-row loop. */
+typedef struct DriftInput
+{
+	bool		numeric;
+	bool		float8;			/* numeric and a float8 column */
+	int			design_offset;	/* numeric: its design column */
+	double		missing;		/* numeric: the design value of a NULL */
+	uint64		mult;			/* an odd multiplier of the row hash */
+	const FeatureSpec *spec;	/* categorical: for the encoding */
+	InputColumn *col;
+	NumSketch  *num;			/* the summary it goes to */
+	CatSketch  *cat;
+	double		val;			/* the current row's value */
+	const char *str;			/* ... or text (NULL: missing) */
+	int			len;
+} DriftInput;
+
 typedef struct DriftPassState
 {
 	MemoryContext cxt;			/* cur's memory, and the state's */
@@ -43,12 +61,8 @@ typedef struct DriftPassState
 	Model	   *model;
 	int			nargs;
 	InputColumn *cols;
-	uint64	   *mult;			/* per feature: an odd multiplier of the
-								 * row hash */
+	DriftInput *in;				/* per feature */
 	double	   *design;			/* the encoded row, for the prediction */
-	double	   *vals;			/* numeric features: the value */
-	const char **strs;			/* categorical features: the text */
-	int		   *lens;
 } DriftPassState;
 
 Baseline *
@@ -118,13 +132,23 @@ drift_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 				 model->pre.features[i].name);
 		InputColumnInit(&st->cols[i], typid, aggcxt);
 	}
-	st->mult = palloc0(sizeof(uint64) * Max(nf, 1));
+	st->in = palloc0(sizeof(DriftInput) * Max(nf, 1));
 	for (int i = 0; i < nf; i++)
-		st->mult[i] = SketchHash64(UINT64CONST(0x6d756c7469706c79) + (uint64) i) | 1;
+	{
+		const FeatureSpec *f = &model->pre.features[i];
+		DriftInput *in = &st->in[i];
+
+		in->numeric = f->kind == FEATURE_NUMERIC;
+		in->float8 = in->numeric && st->cols[i].typid == FLOAT8OID;
+		in->design_offset = f->design_offset;
+		in->missing = f->keep_missing ? NAN : f->impute;
+		in->mult = SketchHash64(UINT64CONST(0x6d756c7469706c79) + (uint64) i) | 1;
+		in->spec = f;
+		in->col = &st->cols[i];
+		in->num = st->cur->features[i].num;
+		in->cat = st->cur->features[i].cat;
+	}
 	st->design = palloc0(sizeof(double) * Max(model->pre.ndesign, 1));
-	st->vals = palloc0(sizeof(double) * Max(nf, 1));
-	st->strs = palloc0(sizeof(char *) * Max(nf, 1));
-	st->lens = palloc0(sizeof(int) * Max(nf, 1));
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -165,11 +189,11 @@ aifactory_drift_transition(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < nf; i++)
 	{
-		FeatureSpec *f = &model->pre.features[i];
+		DriftInput *in = &st->in[i];
 		bool		isnull = PG_ARGISNULL(i + 2);
 		uint64		word;
 
-		if (f->kind == FEATURE_NUMERIC)
+		if (in->numeric)
 		{
 			double		v;
 
@@ -177,33 +201,34 @@ aifactory_drift_transition(PG_FUNCTION_ARGS)
 			{
 				v = NAN;
 				word = NULL_WORD;
-				st->design[f->design_offset] = f->keep_missing ? NAN : f->impute;
+				st->design[in->design_offset] = in->missing;
 			}
 			else
 			{
-				v = InputToDoubleFast(&st->cols[i], PG_GETARG_DATUM(i + 2));
+				v = in->float8 ? PG_GETARG_FLOAT8(i + 2) :
+					InputToDouble(in->col, PG_GETARG_DATUM(i + 2));
 				if (v == 0)
 					v = 0.0;	/* -0 and +0 are one value */
 				if (!isfinite(v))
 					predictable = false;
 				memcpy(&word, &v, sizeof(word));
-				st->design[f->design_offset] = v;
+				st->design[in->design_offset] = v;
 			}
-			st->vals[i] = v;
+			in->val = v;
 		}
 		else if (isnull)
 		{
 			word = NULL_WORD;
-			st->strs[i] = NULL;
-			EncodeCategorical(f, true, NULL, 0, st->design);
+			in->str = NULL;
+			EncodeCategorical(in->spec, true, NULL, 0, st->design);
 		}
 		else
 		{
-			st->strs[i] = InputToString(&st->cols[i], PG_GETARG_DATUM(i + 2), &st->lens[i]);
-			word = SketchHashBytes(st->strs[i], st->lens[i]);
-			EncodeCategorical(f, false, st->strs[i], st->lens[i], st->design);
+			in->str = InputToString(in->col, PG_GETARG_DATUM(i + 2), &in->len);
+			word = SketchHashBytes(in->str, in->len);
+			EncodeCategorical(in->spec, false, in->str, in->len, st->design);
 		}
-		sum += word * st->mult[i];
+		sum += word * in->mult;
 	}
 	hash = SketchHash64(hash ^ sum);
 
@@ -211,17 +236,14 @@ aifactory_drift_transition(PG_FUNCTION_ARGS)
 	cur->rows++;
 	for (int i = 0; i < nf; i++)
 	{
-		BaselineFeature *bf = &cur->features[i];
+		DriftInput *in = &st->in[i];
 
-		if (bf->kind == FEATURE_NUMERIC)
-		{
-			/* NaN (NULL) and infinities count as missing */
-			NumSketchAdd(bf->num, st->vals[i], hash);
-		}
-		else if (st->strs[i] == NULL)
-			CatSketchAddMissing(bf->cat);
+		if (in->numeric)
+			NumSketchAdd(in->num, in->val, hash);	/* NaN, infinities: missing */
+		else if (in->str == NULL)
+			CatSketchAddMissing(in->cat);
 		else
-			CatSketchAdd(bf->cat, st->strs[i], st->lens[i]);
+			CatSketchAdd(in->cat, in->str, in->len);
 	}
 	if (cur->pred_kind == FEATURE_NUMERIC && !predictable)
 		NumSketchAddMissing(cur->pred_num);
