@@ -1124,7 +1124,13 @@ CatFind(const CatSketch *s, uint64 h, const char *label, int32 len, bool *found)
 void
 CatSketchAddCount(CatSketch *s, const char *label, Size len, int64 count)
 {
-	uint64		h = SketchHashBytes(label, len);
+	CatSketchAddCountHashed(s, label, len, SketchHashBytes(label, len), count);
+}
+
+/* The same, with h = SketchHashBytes(label, len) already computed. */
+void
+CatSketchAddCountHashed(CatSketch *s, const char *label, Size len, uint64 h, int64 count)
+{
 	int32		keep = (int32) Min(len, (Size) CATSKETCH_MAX_LABEL);
 	bool		found;
 	int			pos;

@@ -251,6 +251,8 @@ extern CatSketch *CatSketchCreate(int maxlevels);
 extern void CatSketchFree(CatSketch *s);
 extern void CatSketchAdd(CatSketch *s, const char *label, Size len);
 extern void CatSketchAddCount(CatSketch *s, const char *label, Size len, int64 count);
+extern void CatSketchAddCountHashed(CatSketch *s, const char *label, Size len,
+									uint64 hash, int64 count);
 extern void CatSketchAddMissing(CatSketch *s);
 extern void CatSketchMerge(CatSketch *dst, const CatSketch *src);
 extern int	CatSketchCompareKey(uint64 ha, const char *la, int32 lena,

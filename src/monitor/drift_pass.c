@@ -50,6 +50,7 @@ typedef struct DriftInput
 	double		val;			/* the current row's value */
 	const char *str;			/* ... or text (NULL: missing) */
 	int			len;
+	uint64		strhash;		/* SketchHashBytes of the text */
 } DriftInput;
 
 typedef struct DriftPassState
@@ -225,7 +226,8 @@ aifactory_drift_transition(PG_FUNCTION_ARGS)
 		else
 		{
 			in->str = InputToString(in->col, PG_GETARG_DATUM(i + 2), &in->len);
-			word = SketchHashBytes(in->str, in->len);
+			in->strhash = SketchHashBytes(in->str, in->len);
+			word = in->strhash;
 			EncodeCategorical(in->spec, false, in->str, in->len, st->design);
 		}
 		sum += word * in->mult;
@@ -243,7 +245,7 @@ aifactory_drift_transition(PG_FUNCTION_ARGS)
 		else if (in->str == NULL)
 			CatSketchAddMissing(in->cat);
 		else
-			CatSketchAdd(in->cat, in->str, in->len);
+			CatSketchAddCountHashed(in->cat, in->str, in->len, in->strhash, 1);
 	}
 	if (cur->pred_kind == FEATURE_NUMERIC && !predictable)
 		NumSketchAddMissing(cur->pred_num);

@@ -15,7 +15,7 @@
 
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(69);
+SELECT plan(70);
 
 -- ---- roles and data ---------------------------------------------------------
 
@@ -219,6 +219,7 @@ SELECT throws_ok(format('SELECT * FROM aifactory.retrain(%s, %s)', :m_changed,
                         (SELECT id FROM aifactory.drift_reports WHERE monitor_id = :m_same)),
                  '22023', NULL, 'retrain() refuses a report of another monitor');
 SELECT throws_ok('SELECT * FROM aifactory.retrain(-1)', '42704', NULL, 'retrain() of no monitor: 42704');
+SELECT throws_ok('SELECT * FROM aifactory.retrain(NULL)', '22004', NULL, 'retrain() of a NULL monitor: 22004');
 SET ROLE aif_mon_bob;
 SELECT throws_ok(format('SELECT * FROM aifactory.retrain(%s)', :m_changed), '42501', NULL,
                  'retrain() of another role''s monitor: 42501');

@@ -640,6 +640,7 @@ TestManyLevels(void)
 	int			nlev = 5000;
 	int			cap = 1000;
 	CatSketch  *one = CatSketchCreate(cap);
+	CatSketch  *hashed = CatSketchCreate(cap);
 	CatSketch  *parts[10];
 	int64	   *truth = palloc0(sizeof(int64) * nlev);
 	AifRng		rng;
@@ -666,6 +667,8 @@ TestManyLevels(void)
 		truth[lv]++;
 		CatSketchAdd(one, label, strlen(label));
 		CatSketchAdd(parts[i % 10], label, strlen(label));
+		CatSketchAddCountHashed(hashed, label, strlen(label),
+								SketchHashBytes(label, strlen(label)), 1);
 	}
 	for (i = 1; i < 10; i++)
 		CatSketchMerge(parts[0], parts[i]);
@@ -673,6 +676,9 @@ TestManyLevels(void)
 	b2 = CatSketchSerialize(parts[0], &l2);
 	tap_ok(l1 == l2 && memcmp(b1, b2, l1) == 0,
 		   "categorical merge of 10 pieces is byte-identical to one pass");
+	b2 = CatSketchSerialize(hashed, &l2);
+	tap_ok(l1 == l2 && memcmp(b1, b2, l1) == 0,
+		   "adding with the label's hash given is byte-identical to adding the label");
 	for (i = 0; i < one->nlevels; i++)
 	{
 		char		label[CATSKETCH_MAX_LABEL + 1];
@@ -751,6 +757,7 @@ TestManyLevels(void)
 		CatSketchFree(refx);
 	}
 	CatSketchFree(one);
+	CatSketchFree(hashed);
 	for (i = 0; i < 10; i++)
 		CatSketchFree(parts[i]);
 }
