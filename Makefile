@@ -26,6 +26,7 @@ OBJS = \
 	src/core/blas.o \
 	src/core/modelbytes.o \
 	src/core/source.o \
+	src/core/prefault.o \
 	src/core/threads.o \
 	src/features/featureview.o \
 	src/features/online.o \

@@ -342,6 +342,7 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	int64	   *ntrain_before;
 	BuildTask	t;
 	int			threads;
+	double	   *X;
 
 	if (width != p + 2)
 		elog(ERROR, "loaded rows have width %d, expected %d", width, p + 2);
@@ -353,6 +354,16 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 		nrows += chunks[i]->nrows;
 	}
 	threads = nrows * width >= DATASET_THREAD_MIN_VALUES ? AIF_ITEM_THREADS : 1;
+
+	/*
+	 * The matrices, then the targets, training rows first, in one
+	 * allocation: the one the load made resident as its rows came
+	 * (PassLoadMatrix), or a new one.
+	 */
+	X = PassLoadMatrix(st, nrows);
+	if (X == NULL)
+		X = MemoryContextAllocHuge(CurrentMemoryContext,
+								   sizeof(double) * Max(nrows * (p + 1), 1));
 
 	/* every row's split hash, and its class when the split is stratified */
 	hash = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(nrows, 1));
@@ -445,10 +456,10 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	 * column on the way (for impute: a NaN sum means a missing value).
 	 * Rows before each chunk: training ones, and so test ones.
 	 */
-	ds->Xtrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain * p, 1));
-	ds->Xtest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest * p, 1));
-	ds->ytrain = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntrain, 1));
-	ds->ytest = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * Max(ds->ntest, 1));
+	ds->Xtrain = X;
+	ds->Xtest = X + (Size) ds->ntrain * p;
+	ds->ytrain = X + (Size) nrows * p;
+	ds->ytest = ds->ytrain + ds->ntrain;
 	ntrain_before = palloc(sizeof(int64) * Max(nchunks, 1));
 	at = 0;
 	for (int i = 0; i < nchunks; i++)

@@ -14,6 +14,7 @@
 #include "access/parallel.h"
 #include "common/hashfn.h"
 #include "core/blas.h"
+#include "core/prefault.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "train/pass.h"
@@ -416,19 +417,109 @@ stash_drop(PassState *st)
 	}
 	st->stash = NULL;
 	st->stash_rows = 0;
+	if (st->spare)
+	{
+		AifPrefaultWait(st->spare_pf);
+		pfree(st->spare);
+		st->spare = NULL;
+	}
+	if (st->matrix)
+	{
+		pfree(st->matrix);
+		st->matrix = NULL;
+		st->matrix_rows = 0;
+	}
+}
+
+static StashChunk *
+stash_alloc_chunk(PassState *st, int capacity)
+{
+	return MemoryContextAlloc(st->mcxt, offsetof(StashChunk, rows) +
+							  sizeof(double) * (Size) capacity * st->stash_width);
+}
+
+/*
+ * A load keeps every row, and the dataset built from them needs as much
+ * room again (dataset.c): while a chunk fills, a helper makes the next
+ * chunk resident, and the matrix rows of the next chunk's rows
+ * (core/prefault.h), on the CPU the scan leaves idle.  The matrix grows by
+ * doubling; a large one is moved by the kernel, not copied.
+ */
+static void
+stash_prefault_next(PassState *st)
+{
+	Size		rowbytes = sizeof(double) * st->stash_width;
+	int			mwidth = st->stash_width - 1;	/* design and target */
+	int64		need = st->stash_rows + 2 * STASH_CHUNK_ROWS;
+
+	if ((Size) need * rowbytes > (Size) st->stash_limit)
+		return;
+	if (need > st->matrix_rows)
+	{
+		/* doubling, but never past what the budget lets the stash hold */
+		int64		rows = Min(Max(st->matrix_rows * 2, 16 * STASH_CHUNK_ROWS),
+							   st->stash_limit / (int64) rowbytes);
+		Size		bytes = sizeof(double) * (Size) rows * mwidth;
+
+		if (st->matrix == NULL)
+			st->matrix = MemoryContextAllocHuge(st->mcxt, bytes);
+		else
+			st->matrix = repalloc_huge(st->matrix, bytes);
+		st->matrix_rows = rows;
+	}
+	st->spare = stash_alloc_chunk(st, STASH_CHUNK_ROWS);
+	st->spare_pf =
+		AifPrefaultStartPair(st->mcxt, st->spare,
+							 offsetof(StashChunk, rows) + rowbytes * STASH_CHUNK_ROWS,
+							 st->matrix + (Size) (st->stash_rows + STASH_CHUNK_ROWS) * mwidth,
+							 sizeof(double) * (Size) STASH_CHUNK_ROWS * mwidth);
 }
 
 static StashChunk *
 stash_new_chunk(PassState *st, int capacity)
 {
-	StashChunk *c = MemoryContextAlloc(st->mcxt,
-									   offsetof(StashChunk, rows) +
-									   sizeof(double) * (Size) capacity * st->stash_width);
+	StashChunk *c;
 
+	if (st->spare && capacity == STASH_CHUNK_ROWS)
+	{
+		c = st->spare;
+		AifPrefaultWait(st->spare_pf);
+		st->spare = NULL;
+	}
+	else
+		c = stash_alloc_chunk(st, capacity);
+	if (st->mode == PASS_LOAD && capacity == STASH_CHUNK_ROWS)
+		stash_prefault_next(st);
 	c->nrows = 0;
 	c->next = st->stash;
 	st->stash = c;
 	return c;
+}
+
+double *
+PassLoadMatrix(PassState *st, int64 nrows)
+{
+	double	   *m = st->matrix;
+	int64		rows = st->matrix_rows;
+	int			mwidth = st->stash_width - 1;
+
+	if (st->spare)
+	{
+		AifPrefaultWait(st->spare_pf);
+		pfree(st->spare);
+		st->spare = NULL;
+	}
+	st->matrix = NULL;
+	st->matrix_rows = 0;
+	if (m == NULL)
+		return NULL;
+	if (rows < Max(nrows, 1) || mwidth <= 0)
+	{
+		pfree(m);
+		return NULL;
+	}
+	/* the room never used goes back (the kernel shrinks it in place) */
+	return repalloc_huge(m, sizeof(double) * (Size) Max(nrows, 1) * mwidth);
 }
 
 /* Keep an encoded test row, unless the budget is spent. */

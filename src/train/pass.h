@@ -158,6 +158,10 @@ typedef struct PassState
 	int			stash_width;	/* design columns + 1 (y last) */
 	int64		stash_rows;		/* in all chunks */
 	StashChunk *stash;			/* newest chunk first */
+	StashChunk *spare;			/* LOAD: the next chunk, made resident ahead */
+	struct AifPrefault *spare_pf;	/* ... with the matrix rows of its rows */
+	double	   *matrix;			/* LOAD: room for the dataset (PassLoadMatrix) */
+	int64		matrix_rows;	/* rows it has room for */
 	bool		stash_overflow;
 
 	/* EVAL */
@@ -190,6 +194,13 @@ typedef struct PassState
 extern bytea *PassPlanSerialize(const PassPlan *plan);
 extern PassPlan *PassPlanDeserialize(bytea *bytes);
 extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
+
+/*
+ * A load's room for the dataset built from its nrows rows: nrows x
+ * (design columns + 1) doubles, made resident while the rows were read,
+ * in the state's memory; NULL when it has none (the caller allocates).
+ */
+extern double *PassLoadMatrix(PassState *st, int64 nrows);
 
 /* Class index of a label (classification), or -1; lookup from ClassLookup. */
 extern int *ClassLookup(const Model *model);
