@@ -1147,6 +1147,27 @@ LogisticDecision(const LogisticModel *model, const double *x, double *z)
 					 errmsg("cannot predict from features containing NaN")));
 }
 
+void
+LogisticDecisionMany(const LogisticModel *model, const double *X, int64 ld, int rows,
+					 double *Z)
+{
+	int			K = model->nsets;
+
+	if (rows <= 0)
+		return;
+	if (ld > (int64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("logistic regression cannot score more than %d rows at once",
+						PG_INT32_MAX)));
+	for (int k = 0; k < K; k++)
+		for (int i = 0; i < rows; i++)
+			Z[(Size) k * rows + i] = model->intercept[k];
+	/* W (K x p, row-major) is W^T column-major */
+	cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, rows, K, model->p,
+				1.0, X, (int) ld, model->coef, model->p, 1.0, Z, rows);
+}
+
 /* sigmoid without overflow */
 static inline double
 LogisticExpit(double z)

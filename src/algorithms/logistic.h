@@ -97,6 +97,14 @@ extern void LogisticPredictProba(const LogisticModel *model, const double *x,
 extern int	LogisticPredictClass(const LogisticModel *model, const double *x);
 
 /*
+ * Decision values of rows rows of X (column-major, p columns, leading
+ * dimension ld) into Z (rows x nsets, column-major): the intercept plus the
+ * coefficients times the row, by one BLAS-3 call.
+ */
+extern void LogisticDecisionMany(const LogisticModel *model, const double *X, int64 ld,
+								 int rows, double *Z);
+
+/*
  * Class probabilities of n rows (X n x p column-major, leading dimension
  * n) into proba (n x nclasses, row-major), by blocks of BLAS-3 work.
  */

@@ -172,6 +172,7 @@ extern TaskKind AlgorithmTask(AlgorithmId algorithm);
  */
 extern double ModelPredictDesign(const Model *model, const double *x);
 extern int	ModelPredictClass(const Model *model, const double *x, double *proba);
+extern int	LogisticClassFromDecision(const Model *model, double *scores);
 extern void ModelTransform(const Model *model, const double *x, double *out);
 
 #endif							/* AIF_MODEL_H */

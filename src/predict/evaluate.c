@@ -91,6 +91,31 @@ normalize_exp(double *v, int n)
 }
 
 /*
+ * A logistic model's class from its decision values, scores[0..nsets-1]
+ * (the intercepts plus the coefficients times the row), which become its
+ * class probabilities, scores[0..nclasses-1].  A binary model has one
+ * decision value: class 1 when it is positive.
+ */
+int
+LogisticClassFromDecision(const Model *model, double *scores)
+{
+	int			cls;
+
+	if (model->nsets == 1)
+	{
+		double		t = scores[0];
+		double		p1 = t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t));
+
+		scores[0] = 1.0 - p1;
+		scores[1] = p1;
+		return t > 0 ? 1 : 0;
+	}
+	cls = argmax(scores, model->nclasses);
+	normalize_exp(scores, model->nclasses);
+	return cls;
+}
+
+/*
  * Class scores: probabilities (logistic), or log joint likelihoods
  * (naive Bayes) turned into probabilities.  Returns the class.
  */
@@ -103,22 +128,11 @@ classify(const Model *model, const double *z, double *proba)
 	double	   *scores = K <= 64 ? stackscores : palloc(sizeof(double) * K);
 	int			cls;
 
-	if (model->algorithm == ALGO_LOGISTIC && model->nsets == 1)
+	if (model->algorithm == ALGO_LOGISTIC)
 	{
-		/* binary: one decision function; class 1 when it is positive */
-		double		t = model->intercepts[0] + dot(model->coef, z, p);
-		double		p1 = t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t));
-
-		scores[0] = 1.0 - p1;
-		scores[1] = p1;
-		cls = t > 0 ? 1 : 0;
-	}
-	else if (model->algorithm == ALGO_LOGISTIC)
-	{
-		for (int k = 0; k < K; k++)
+		for (int k = 0; k < model->nsets; k++)
 			scores[k] = model->intercepts[k] + dot(model->coef + (Size) k * p, z, p);
-		cls = argmax(scores, K);
-		normalize_exp(scores, K);
+		cls = LogisticClassFromDecision(model, scores);
 	}
 	else if (model->algorithm == ALGO_NAIVE_BAYES)
 	{

@@ -245,19 +245,71 @@ typedef struct BuildTask
 	const int64 *ntrain_before;
 	Dataset    *ds;
 	double	   *sums;			/* per chunk: p training sums, p test sums */
+	const DatasetLabels *labels;	/* label hashes to classes, or NULL */
+	bool		unknown_label;	/* a label hash not among them */
 } BuildTask;
 
-/* every row's split hash, and its class when the split is stratified */
+/* up to this many classes, a label hash is found by a scan */
+#define LABEL_SCAN_MAX 16
+
+/* The class of a label hash, or -1. */
+static inline int
+label_class(const DatasetLabels *labels, uint64 h)
+{
+	int			lo = 0;
+	int			hi = labels->nclasses - 1;
+
+	if (labels->nclasses <= LABEL_SCAN_MAX)
+	{
+		/* a few classes: a scan beats a search's branches */
+		for (int k = 0; k < labels->nclasses; k++)
+			if (labels->hash[k] == h)
+				return labels->cls[k];
+		return -1;
+	}
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (labels->hash[mid] == h)
+			return labels->cls[mid];
+		if (labels->hash[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Every row's split hash, and its class when the split is stratified; with
+ * labels, first the row's label hash replaced by its class, in place.
+ */
 static void
 build_hash_chunk(void *arg, int64 item)
 {
 	BuildTask  *t = (BuildTask *) arg;
-	const StashChunk *c = t->chunks[item];
-	const double *row = c->rows;
+	StashChunk *c = t->chunks[item];
+	double	   *row = c->rows;
 	int64		at = t->first[item];
 
 	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
 	{
+		if (t->labels)
+		{
+			uint64		h;
+			int			cls;
+
+			memcpy(&h, &row[t->p], sizeof(h));
+			cls = label_class(t->labels, h);
+			if (unlikely(cls < 0))
+			{
+				/* reported by the backend after the threads are done */
+				__atomic_store_n(&t->unknown_label, true, __ATOMIC_RELAXED);
+				cls = 0;
+			}
+			row[t->p] = cls;
+		}
 		t->hash[at] = PassRowHash(row, t->width);
 		if (t->stratified)
 			t->cls[at] = (int) row[t->p];
@@ -323,7 +375,8 @@ build_copy_chunk(void *arg, int64 item)
  * order, so nothing depends on the number of threads.
  */
 Dataset *
-DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strategy)
+DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strategy,
+			 const DatasetLabels *labels)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	int			p = model->pre.ndesign;
@@ -377,7 +430,10 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	t.stratified = stratified;
 	t.hash = hash;
 	t.cls = cls;
+	t.labels = labels;
 	AifRunItems(nchunks, build_hash_chunk, &t, threads);
+	if (t.unknown_label)
+		elog(ERROR, "a row's label is not among the classes");
 
 	/*
 	 * The split.  A row's split hash is a seeded random number: a

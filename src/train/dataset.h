@@ -26,16 +26,29 @@ typedef struct Dataset
 } Dataset;
 
 /*
+ * A load that collected the class labels on the way keeps each row's label
+ * hash where its class index belongs: the classes, by hash, sorted (no two
+ * alike), for DatasetBuild to put the class indices in place.
+ */
+typedef struct DatasetLabels
+{
+	int			nclasses;
+	const uint64 *hash;			/* ascending */
+	const int  *cls;			/* the class of hash[i] */
+} DatasetLabels;
+
+/*
  * Build the dataset from a PASS_LOAD state: rows in the order of the scan
  * (which runs alone and without synchronized scans, so the same data gives
  * the same order), split into training and test rows by their split hash
  * (stratified by class for classification),
  * missing numeric values imputed by `impute` from the training rows (the
- * values chosen are stored in the model's features).  The state's rows are
- * released.
+ * values chosen are stored in the model's features).  With labels, each
+ * row's target is a label hash, replaced by its class (an unknown hash is an
+ * error).  The state's rows are released.
  */
 extern Dataset *DatasetBuild(PassState *st, Model *model, double test_size,
-							 ImputeStrategy impute);
+							 ImputeStrategy impute, const struct DatasetLabels *labels);
 
 /*
  * Standardize every column by the training rows' mean and population

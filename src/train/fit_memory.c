@@ -38,77 +38,55 @@ gather_row(const double *X, int64 n, int p, int64 r, double *buf)
 		buf[j] = X[(Size) j * n + r];
 }
 
-/* up to this many classes, a row's label is found by a scan (load) */
-#define LABEL_SCAN_MAX 16
-
-typedef struct LabelHash
-{
-	uint64		hash;
-	int			cls;
-} LabelHash;
-
 static int
-compare_label_hash(const void *a, const void *b)
+compare_uint64(const void *a, const void *b)
 {
-	uint64		x = ((const LabelHash *) a)->hash;
-	uint64		y = ((const LabelHash *) b)->hash;
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
 
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /*
- * A load that collected the class labels on the way left each row's
- * label hash in the target slot: now that the classes are known, put the
- * class index there instead.
+ * A load that collected the class labels on the way left each row's label
+ * hash in the target slot: now that the classes are known, the hashes of
+ * their labels, for DatasetBuild to put the class indices there instead.
  */
-static void
-labels_to_classes(TrainRun *run, PassState *st)
+static DatasetLabels *
+label_hashes(TrainRun *run, PassState *st)
 {
 	Model	   *model = run->model;
-	LabelHash  *map;
+	DatasetLabels *labels = palloc(sizeof(DatasetLabels));
+	uint64	   *pairs;
+	uint64	   *hash;
+	int		   *cls;
 	int			K;
-	int			p = model->pre.ndesign;
 
 	ApplyClasses(run, st->target_dict);
 	K = model->nclasses;
-	map = palloc(sizeof(LabelHash) * K);
+	/* (hash, class) pairs sorted by hash: two words each */
+	pairs = palloc(sizeof(uint64) * 2 * Max(K, 1));
 	for (int c = 0; c < K; c++)
 	{
-		map[c].hash = hash_bytes_extended((const unsigned char *) model->classes[c],
-										  strlen(model->classes[c]), 0);
-		map[c].cls = c;
+		pairs[2 * c] = hash_bytes_extended((const unsigned char *) model->classes[c],
+										   strlen(model->classes[c]), 0);
+		pairs[2 * c + 1] = (uint64) c;
 	}
-	qsort(map, K, sizeof(LabelHash), compare_label_hash);
-	for (int c = 1; c < K; c++)
-		if (map[c].hash == map[c - 1].hash)
-			elog(ERROR, "two class labels share a 64-bit hash");
-	for (StashChunk *c = st->stash; c != NULL; c = c->next)
+	qsort(pairs, K, sizeof(uint64) * 2, compare_uint64);
+	hash = palloc(sizeof(uint64) * Max(K, 1));
+	cls = palloc(sizeof(int) * Max(K, 1));
+	for (int c = 0; c < K; c++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < c->nrows; r++)
-		{
-			double	   *row = c->rows + (Size) r * st->stash_width;
-			LabelHash	key;
-			LabelHash  *hit = NULL;
-
-			memcpy(&key.hash, &row[p], sizeof(uint64));
-			if (K <= LABEL_SCAN_MAX)
-			{
-				/* a few classes: a scan beats bsearch's calls */
-				for (int k = 0; k < K; k++)
-					if (map[k].hash == key.hash)
-					{
-						hit = &map[k];
-						break;
-					}
-			}
-			else
-				hit = bsearch(&key, map, K, sizeof(LabelHash), compare_label_hash);
-			if (hit == NULL)
-				elog(ERROR, "a row's label is not among the classes");
-			row[p] = hit->cls;
-		}
+		hash[c] = pairs[2 * c];
+		cls[c] = (int) pairs[2 * c + 1];
+		if (c > 0 && hash[c] == hash[c - 1])
+			elog(ERROR, "two class labels share a 64-bit hash");
 	}
+	pfree(pairs);
+	labels->nclasses = K;
+	labels->hash = hash;
+	labels->cls = cls;
+	return labels;
 }
 
 static Dataset *
@@ -119,7 +97,6 @@ load(TrainRun *run)
 	Dataset    *ds;
 	instr_time	t0;
 	instr_time	t1;
-	instr_time	t2;
 
 	/* categories must be known to encode rows; class labels can wait */
 	if (HasCategoricalFeatures(model))
@@ -151,15 +128,11 @@ load(TrainRun *run)
 						 ceil(mb * 1.1))));
 	}
 	INSTR_TIME_SET_CURRENT(t0);
-	if (st->target_dict)
-		labels_to_classes(run, st);
+	ds = DatasetBuild(st, model, run->test_size, run->hp.impute,
+					  st->target_dict ? label_hashes(run, st) : NULL);
 	INSTR_TIME_SET_CURRENT(t1);
-	ds = DatasetBuild(st, model, run->test_size, run->hp.impute);
-	INSTR_TIME_SET_CURRENT(t2);
-	INSTR_TIME_SUBTRACT(t2, t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
-	elog(DEBUG1, "class labels %.3f s, dataset build %.3f s",
-		 INSTR_TIME_GET_DOUBLE(t1), INSTR_TIME_GET_DOUBLE(t2));
+	elog(DEBUG1, "dataset build %.3f s", INSTR_TIME_GET_DOUBLE(t1));
 	if (ds->ntrain == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -215,6 +188,50 @@ regression_metrics(TrainRun *run, Dataset *ds, double *row)
 	RegressionMetrics(run, &acc);
 }
 
+/* rows whose decision values the logistic metrics compute at once */
+#define METRICS_BLOCK_ROWS 1024
+
+/*
+ * The metrics of a logistic model fitted on ds's rows as they are (no
+ * scaling in the model): the decision values by blocks of BLAS-3 work,
+ * then each row's class and probabilities as predict() finds them
+ * (LogisticClassFromDecision).
+ */
+static void
+logistic_metrics(TrainRun *run, const double *X, const double *y, int64 n, ClassEval *ev)
+{
+	Model	   *model = run->model;
+	LogisticModel lm;
+	int			S = model->nsets;
+	double	   *Z = palloc(sizeof(double) * METRICS_BLOCK_ROWS * S);
+	double	   *scores = palloc(sizeof(double) * Max(model->nclasses, S));
+
+	memset(&lm, 0, sizeof(lm));
+	lm.p = model->pre.ndesign;
+	lm.nclasses = model->nclasses;
+	lm.nsets = S;
+	lm.coef = model->coef;
+	lm.intercept = model->intercepts;
+	for (int64 r0 = 0; r0 < n; r0 += METRICS_BLOCK_ROWS)
+	{
+		int			rows = (int) Min((int64) METRICS_BLOCK_ROWS, n - r0);
+
+		CHECK_FOR_INTERRUPTS();
+		LogisticDecisionMany(&lm, X + r0, n, rows, Z);
+		for (int i = 0; i < rows; i++)
+		{
+			int			cls;
+
+			for (int k = 0; k < S; k++)
+				scores[k] = Z[(Size) k * rows + i];
+			cls = LogisticClassFromDecision(model, scores);
+			ClassEvalAdd(ev, (int) y[r0 + i], scores, cls);
+		}
+	}
+	pfree(Z);
+	pfree(scores);
+}
+
 static void
 classification_metrics(TrainRun *run, Dataset *ds, double *row)
 {
@@ -227,6 +244,12 @@ classification_metrics(TrainRun *run, Dataset *ds, double *row)
 	ClassEval  *ev = ClassEvalCreate(K, n);
 
 	run->evaluated_on_train = on_train;
+	if (run->model->algorithm == ALGO_LOGISTIC && !run->model->pre.scaled)
+	{
+		logistic_metrics(run, X, y, n, ev);
+		ClassificationMetrics(run, ev);
+		return;
+	}
 	for (int64 r = 0; r < n; r++)
 	{
 		int			cls;
