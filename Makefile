@@ -15,6 +15,7 @@ OBJS = \
 	src/algorithms/gbdt.o \
 	src/algorithms/kmeans.o \
 	src/algorithms/logistic.o \
+	src/algorithms/logistic_kernel.o \
 	src/algorithms/lsq.o \
 	src/algorithms/naivebayes.o \
 	src/algorithms/pca.o \

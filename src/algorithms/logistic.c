@@ -58,6 +58,7 @@
 #include <cblas.h>
 
 #include "algorithms/logistic.h"
+#include "algorithms/logistic_kernel.h"
 
 /* L-BFGS memory (scipy's default maxcor) */
 #define LOGISTIC_MEMORY			10
@@ -83,22 +84,6 @@
 #define LOGISTIC_MIN_BLOCK_ROWS	64
 #define LOGISTIC_MAX_BLOCK_ROWS	8192
 
-/*
- * Rows of the per-row loop between prefetches of the next block, and over
- * which the binary loss takes one log of a product (at most 2^8, with u
- * in [1, 2]).  Measured: 8 beats 16, 32 and 64 by 5 to 15 %.
- */
-#define LOGISTIC_CHUNK_ROWS		8
-
-/*
- * Below this e = exp(-|z|), the binary loss takes log1p(e) from its series
- * to e^6 (relative truncation error < e^6/7 < 1e-19); from it up, from the
- * log of a product of up to LOGISTIC_CHUNK_ROWS factors 1 + e, whose
- * rounding (~8 ulps) is an absolute error of ~1e-15 against losses of at
- * least 1e-3 per row.  glibc's log1p is slower than its exp and log; this
- * took the benchmark fit (1M x 20) from 0.36 to 0.32 s.
- */
-#define LOGISTIC_SMALL_E		(1.0 / 1024)
 
 /*
  * Blocks are summed in segments of consecutive blocks: a thread takes a
@@ -329,6 +314,8 @@ LogisticProblemInit(LogisticProblem *prob, const double *X, int64 n, int p,
 	int64		b;
 	int			t;
 
+	/* in this thread, before any helper runs the kernel */
+	LogisticKernelInit();
 	if (nclasses < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -486,35 +473,10 @@ LogisticBlockLoss(const LogisticProblem *prob, double *zu, int rows,
 
 		if (K == 1)
 		{
-			double		prod = 1.0;
-			double		sum = 0.0;
+			double		prod;
+			double		sum;
 
-			for (i = c0; i < c1; i++)
-			{
-				double		zi = z[i];
-				double		yi = (double) y[i];
-				double		e = exp(-fabs(zi));
-				double		u = 1.0 + e;
-				double		q = 1.0 / u;
-				double		series;
-				double		fix;
-
-				/*
-				 * log1p(e): for small e its series; otherwise log(u), taken
-				 * once per chunk as the log of the product of the u, plus
-				 * the rounding error of u = 1 + e (exact by Fast2Sum) over
-				 * u.  Both are computed and one is selected, so that the
-				 * loop has no unpredictable branch.
-				 */
-				series = e * (1.0 - e * (1.0 / 2 - e * (1.0 / 3 - e * (1.0 / 4 - e * (1.0 / 5 - e * (1.0 / 6))))));
-				fix = (e - (u - 1.0)) * q;
-				sum += e < LOGISTIC_SMALL_E ? series : fix;
-				prod *= e < LOGISTIC_SMALL_E ? 1.0 : u;
-
-				/* the rest of the loss, and the residual sigmoid(z) - y */
-				sum += (zi > 0 ? zi : 0.0) - yi * zi;
-				r[i] = (zi > 0 ? q : e * q) - yi;
-			}
+			LogisticBinaryChunk(z + c0, y + c0, r + c0, c1 - c0, &sum, &prod);
 			l += sum + log(prod);
 		}
 		else

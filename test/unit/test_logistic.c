@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "algorithms/logistic.h"
+#include "algorithms/logistic_kernel.h"
 #include "algorithms/rng.h"
 #include "tap.h"
 
@@ -900,6 +901,88 @@ TestBench(void)
 	DatasetFree(&bench);
 }
 
+/*
+ * The binary kernel (logistic_kernel.c): its inline exp against libm's over
+ * [-708, 0], and a full chunk (the AVX2 path where the CPU has it) against
+ * the scalar path's formulas on rows of every kind: both signs, labels 0
+ * and 1, e on both sides of LOGISTIC_SMALL_E, |z| past the clamp.
+ */
+static void
+TestKernel(void)
+{
+	double		worst = 0;
+	double		worst_x = 0;
+	int			bad_r = 0;
+	double		worst_loss = 0;
+
+	if (!LogisticKernelSimd())
+	{
+		tap_ok(isnan(LogisticKernelExp(-1.0)), "kernel: no AVX2, the scalar path only");
+		return;
+	}
+	for (int i = 0; i <= 2000000; i++)
+	{
+		double		x = -708.0 * i / 2000000.0;
+		double		want = exp(x);
+		double		err = fabs(LogisticKernelExp(x) - want) / want;
+
+		if (err > worst)
+		{
+			worst = err;
+			worst_x = x;
+		}
+	}
+	tap_ok(worst <= 4.5e-16, "kernel exp on [-708, 0]: largest relative error %.2e (at %.6f), at most 2 ulp",
+		   worst, worst_x);
+	tap_ok(LogisticKernelExp(0.0) == 1.0 && LogisticKernelExp(-800.0) > 0 &&
+		   LogisticKernelExp(-800.0) < 1e-307,
+		   "kernel exp: exp(0) = 1; below -708 a tiny positive number");
+
+	for (int trial = 0; trial < 20000; trial++)
+	{
+		double		z[LOGISTIC_CHUNK_ROWS];
+		int			y[LOGISTIC_CHUNK_ROWS];
+		double		r[LOGISTIC_CHUNK_ROWS];
+		double		rs[LOGISTIC_CHUNK_ROWS];
+		double		sum;
+		double		prod;
+		double		want = 0;
+		double		got;
+		uint64		h = 0x9E3779B97F4A7C15ULL * (trial + 1);
+
+		for (int i = 0; i < LOGISTIC_CHUNK_ROWS; i++)
+		{
+			/* margins from 1e-3 to 1e3 and past the clamp, both signs */
+			h ^= h >> 31;
+			h *= 0xBF58476D1CE4E5B9ULL;
+			h ^= h >> 29;
+			z[i] = ((h & 1) ? 1 : -1) * pow(10.0, (double) ((h >> 8) % 7000) / 1000.0 - 3.0);
+			if ((h >> 40) % 50 == 0)
+				z[i] *= 1000;
+			y[i] = (int) ((h >> 20) & 1);
+		}
+		LogisticBinaryChunk(z, y, r, LOGISTIC_CHUNK_ROWS, &sum, &prod);
+		got = sum + log(prod);
+		/* the scalar path, a row at a time (n < LOGISTIC_CHUNK_ROWS) */
+		for (int i = 0; i < LOGISTIC_CHUNK_ROWS; i++)
+		{
+			double		s1;
+			double		p1;
+
+			LogisticBinaryChunk(z + i, y + i, rs + i, 1, &s1, &p1);
+			want += s1 + log(p1);
+			/* r is in (-1, 1): q - 1 cancels, so its error is absolute */
+			if (fabs(r[i] - rs[i]) > 4.5e-16)
+				bad_r++;
+		}
+		worst_loss = Max(worst_loss, fabs(got - want) / Max(fabs(want), 1e-300));
+	}
+	tap_ok(bad_r == 0, "kernel chunk: every residual within 4.5e-16 of the scalar path's (%d off)",
+		   bad_r);
+	tap_ok(worst_loss < 1e-13, "kernel chunk: loss within %.1e of the scalar path's (relative)",
+		   worst_loss);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -933,6 +1016,7 @@ main(int argc, char **argv)
 	TestConvergenceAndPredict();
 	TestErrors();
 	TestThreads();
+	TestKernel();
 	TestBench();
 	return tap_done();
 }
