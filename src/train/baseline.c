@@ -386,6 +386,18 @@ typedef struct BaselineTask
 	int64		nrows;
 } BaselineTask;
 
+/* The first kept row of n at or after r, or n. */
+static inline int64
+baseline_next_kept(int64 r, int64 n)
+{
+	while (r < n && !baseline_row_kept(r, n))
+		r++;
+	return r;
+}
+
+/* kept rows ahead of the one being added whose values are prefetched */
+#define BASELINE_PREFETCH 16
+
 /* NumSketchAdd is pure arithmetic: fit for a helper thread. */
 static void
 baseline_numeric_feature(void *arg, int64 item)
@@ -399,6 +411,10 @@ baseline_numeric_feature(void *arg, int64 item)
 	for (int64 k = 0; k < t->nrows; k++)
 	{
 		double		x = col[t->rows[k]];
+
+		/* the kept rows are scattered: a cache miss each, unless fetched ahead */
+		if (k + BASELINE_PREFETCH < t->nrows)
+			__builtin_prefetch(col + t->rows[k + BASELINE_PREFETCH], 0, 0);
 
 		if (isnan(x))
 			NumSketchAddMissing(s);
@@ -504,12 +520,18 @@ BaselinePredictions(TrainRun *run, const Dataset *ds, const double *center,
 		return;
 	row = palloc(sizeof(double) * Max(p, 1));
 	if (b->pred_kind != 0)
-		for (int64 r = 0; r < ds->ntrain; r++)
+	{
+		int64		r = baseline_next_kept(0, ds->ntrain);
+
+		while (r < ds->ntrain)
 		{
-			if ((r & 1023) == 0)
-				CHECK_FOR_INTERRUPTS();
-			if (!baseline_row_kept(r, ds->ntrain))
-				continue;
+			int64		next = baseline_next_kept(r + 1, ds->ntrain);
+
+			CHECK_FOR_INTERRUPTS();
+			/* the kept rows are scattered: fetch the next one's values ahead */
+			if (next < ds->ntrain)
+				for (int j = 0; j < p; j++)
+					__builtin_prefetch(ds->Xtrain + (Size) j * ds->ntrain + next, 0, 0);
 			for (int j = 0; j < p; j++)
 			{
 				double		x = ds->Xtrain[(Size) j * ds->ntrain + r];
@@ -517,7 +539,9 @@ BaselinePredictions(TrainRun *run, const Dataset *ds, const double *center,
 				row[j] = scale ? x * scale[j] + center[j] : x;
 			}
 			BaselineAddPrediction(b, run->model, row, r);
+			r = next;
 		}
+	}
 	pfree(row);
 	run->baseline = BaselineSerialize(b);
 	run->baseline_state = NULL;
