@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * prefault.c
- *	  Fresh memory made resident by a helper thread while the backend works.
+ *	  Fresh memory made resident, and dead memory given back, by a helper
+ *	  thread while the backend works.
  *
  * The kernel backs a large allocation page by page as it is first written:
  * a fault per 4 kB page, each taking a page, zeroing it and charging it to
@@ -14,6 +15,12 @@
  * contents, so the backend may use the range meanwhile; a page it reaches
  * first is simply not populated twice.  Where the kernel does not know the
  * advice, the helper gives up at once and the backend faults as before.
+ *
+ * The other way round, freeing a large allocation unmaps its pages one by
+ * one in the backend's thread: ~13 ms for the dataset of a 1M x 20 load.
+ * AifReleaseStart hands pages the backend will not read again to the
+ * kernel (MADV_DONTNEED) from a helper while the backend registers the
+ * model; the free that follows finds nothing left to unmap.
  *
  * The helper follows the rules of core/threads.c: no PostgreSQL call, every
  * signal blocked.  It is joined by AifPrefaultWait or, if an error unwinds
@@ -50,6 +57,7 @@ struct AifPrefault
 {
 	PrefaultRange range[2];
 	int			nranges;
+	int			advice;			/* MADV_POPULATE_WRITE or MADV_DONTNEED */
 	pthread_t	tid;
 	bool		joined;
 	bool		stop;			/* set by the backend: stop early */
@@ -72,7 +80,7 @@ PrefaultThread(void *arg)
 			if (__atomic_load_n(&pf->stop, __ATOMIC_RELAXED))
 				return NULL;
 			/* EINVAL: a kernel without the advice; nothing more to do */
-			if (madvise(r->start + done, n, MADV_POPULATE_WRITE) != 0)
+			if (madvise(r->start + done, n, pf->advice) != 0)
 				return NULL;
 			done += n;
 		}
@@ -120,8 +128,8 @@ whole_pages(void *ptr, Size len, PrefaultRange *r)
 	return true;
 }
 
-AifPrefault *
-AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1, void *ptr2, Size len2)
+static AifPrefault *
+helper_start(int advice, MemoryContext owner, void *ptr1, Size len1, void *ptr2, Size len2)
 {
 	static long online = 0;
 	PrefaultRange ranges[2];
@@ -144,6 +152,7 @@ AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1, void *ptr2, Siz
 	pf = MemoryContextAllocZero(owner, sizeof(AifPrefault));
 	memcpy(pf->range, ranges, sizeof(PrefaultRange) * n);
 	pf->nranges = n;
+	pf->advice = advice;
 
 	/* the helper inherits a mask that blocks every signal */
 	sigfillset(&all);
@@ -159,6 +168,18 @@ AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1, void *ptr2, Siz
 	pf->cb.arg = pf;
 	MemoryContextRegisterResetCallback(owner, &pf->cb);
 	return pf;
+}
+
+AifPrefault *
+AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1, void *ptr2, Size len2)
+{
+	return helper_start(MADV_POPULATE_WRITE, owner, ptr1, len1, ptr2, len2);
+}
+
+AifPrefault *
+AifReleaseStart(MemoryContext owner, void *ptr, Size len)
+{
+	return helper_start(MADV_DONTNEED, owner, ptr, len, NULL, 0);
 }
 
 AifPrefault *

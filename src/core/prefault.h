@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * prefault.h
- *	  Fresh memory made resident by a helper thread while the backend works.
+ *	  Fresh memory made resident, and dead memory given back, by a helper
+ *	  thread while the backend works.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +28,14 @@ extern AifPrefault *AifPrefaultStart(MemoryContext owner, void *ptr, Size len);
 /* The same for two ranges at once (either may be NULL). */
 extern AifPrefault *AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1,
 										 void *ptr2, Size len2);
+
+/*
+ * Start giving the pages of [ptr, ptr + len) back to the kernel in a helper
+ * thread (same rules as AifPrefaultStart).  The backend must not read or
+ * write the range again: its contents are gone (a later read would see
+ * zeros); it is still freed as usual.
+ */
+extern AifPrefault *AifReleaseStart(MemoryContext owner, void *ptr, Size len);
 
 /*
  * Join the helper (a no-op for NULL).  pf itself stays, a few dozen bytes,

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "aifactory.h"
+#include "core/prefault.h"
 #include "core/threads.h"
 #include "miscadmin.h"
 #include "train/dataset.h"
@@ -632,4 +633,20 @@ DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *sca
 	AifRunItems(ds->p, standardize_column, &t,
 				(ds->ntrain + ds->ntest) * ds->p >= DATASET_THREAD_MIN_VALUES ?
 				AIF_ITEM_THREADS : 1);
+}
+
+/*
+ * The dataset is dead: its matrices' pages go back to the kernel from a
+ * helper thread (core/prefault.h) while the caller goes on; the memory is
+ * freed with its context as usual.  ds must not be used again.
+ */
+void
+DatasetRelease(Dataset *ds)
+{
+	Size		bytes = sizeof(double) * (Size) (ds->ntrain + ds->ntest) * (ds->p + 1);
+
+	/* one allocation holds the matrices and the targets (DatasetBuild) */
+	if (ds->Xtrain != NULL && bytes >= AIF_PREFAULT_MIN_BYTES)
+		(void) AifReleaseStart(GetMemoryChunkContext(ds->Xtrain), ds->Xtrain, bytes);
+	ds->Xtrain = ds->Xtest = ds->ytrain = ds->ytest = NULL;
 }

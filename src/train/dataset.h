@@ -60,6 +60,12 @@ extern Dataset *DatasetBuild(PassState *st, Model *model, double test_size,
 extern void DatasetStandardize(Dataset *ds, bool center_columns, double *center,
 							   double *scale);
 
+/*
+ * ds will not be read again: its memory starts going back to the kernel
+ * (in a helper thread) and ds's pointers are cleared.
+ */
+extern void DatasetRelease(Dataset *ds);
+
 /* Bytes PASS_LOAD may keep: the matrices need as much again. */
 extern Size DatasetLoadBudget(void);
 

@@ -651,6 +651,8 @@ FitInMemory(TrainRun *run)
 
 	JobReportProgress("fitting", 0.3);
 	FitDataset(run, ds, NULL);
+	/* its pages go back while the model is registered */
+	DatasetRelease(ds);
 }
 
 /* The source loaded, split and imputed (dataset.c), for the fits below. */

@@ -138,6 +138,7 @@ typedef struct PassState
 	PassMode	mode;
 	int			nfeatures;
 	bool		all_numeric;	/* every feature numeric (per backend, not serialized) */
+	bool		all_float8;		/* ... and float8, in design order (idem) */
 	bool		row_has_null;	/* the current row has a NULL feature */
 
 	int64		rows_train;
@@ -186,6 +187,7 @@ typedef struct PassState
 	const char **strs;			/* current row: categorical strings */
 	int		   *lens;
 	uint64	   *words;			/* current row: what the split hashes */
+	uint64	   *salts;			/* per word: seed + (i + 1) * golden ratio */
 	int		   *class_lookup;	/* class indices in bytewise label order */
 	LabelCacheEntry *label_cache;	/* PASS_LABEL_CACHE entries, or NULL */
 	int			label_cache_capacity;	/* target_dict's, when filled */
