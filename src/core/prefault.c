@@ -55,13 +55,13 @@ typedef struct PrefaultRange
 
 struct AifPrefault
 {
-	PrefaultRange range[2];
-	int			nranges;
 	int			advice;			/* MADV_POPULATE_WRITE or MADV_DONTNEED */
 	pthread_t	tid;
 	bool		joined;
 	bool		stop;			/* set by the backend: stop early */
 	MemoryContextCallback cb;
+	int			nranges;
+	PrefaultRange range[FLEXIBLE_ARRAY_MEMBER];
 };
 
 static void *
@@ -129,29 +129,31 @@ whole_pages(void *ptr, Size len, PrefaultRange *r)
 }
 
 static AifPrefault *
-helper_start(int advice, MemoryContext owner, void *ptr1, Size len1, void *ptr2, Size len2)
+helper_start(int advice, MemoryContext owner, void *const *ptrs, const Size *lens, int n)
 {
 	static long online = 0;
-	PrefaultRange ranges[2];
-	int			n = 0;
 	AifPrefault *pf;
+	Size		total = 0;
 	sigset_t	all;
 	sigset_t	old;
 	bool		started;
 
 	if (online == 0)
 		online = sysconf(_SC_NPROCESSORS_ONLN);
-	if (online < 2 || len1 + len2 < AIF_PREFAULT_MIN_BYTES)
+	for (int i = 0; i < n; i++)
+		total += lens[i];
+	if (online < 2 || total < AIF_PREFAULT_MIN_BYTES)
 		return NULL;
-	if (whole_pages(ptr1, len1, &ranges[n]))
-		n++;
-	if (whole_pages(ptr2, len2, &ranges[n]))
-		n++;
-	if (n == 0)
+	pf = MemoryContextAllocZero(owner, offsetof(AifPrefault, range) +
+								sizeof(PrefaultRange) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (whole_pages(ptrs[i], lens[i], &pf->range[pf->nranges]))
+			pf->nranges++;
+	if (pf->nranges == 0)
+	{
+		pfree(pf);
 		return NULL;
-	pf = MemoryContextAllocZero(owner, sizeof(AifPrefault));
-	memcpy(pf->range, ranges, sizeof(PrefaultRange) * n);
-	pf->nranges = n;
+	}
 	pf->advice = advice;
 
 	/* the helper inherits a mask that blocks every signal */
@@ -173,19 +175,22 @@ helper_start(int advice, MemoryContext owner, void *ptr1, Size len1, void *ptr2,
 AifPrefault *
 AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size len1, void *ptr2, Size len2)
 {
-	return helper_start(MADV_POPULATE_WRITE, owner, ptr1, len1, ptr2, len2);
-}
+	void	   *ptrs[2] = {ptr1, ptr2};
+	Size		lens[2] = {len1, len2};
 
-AifPrefault *
-AifReleaseStart(MemoryContext owner, void *ptr, Size len)
-{
-	return helper_start(MADV_DONTNEED, owner, ptr, len, NULL, 0);
+	return helper_start(MADV_POPULATE_WRITE, owner, ptrs, lens, 2);
 }
 
 AifPrefault *
 AifPrefaultStart(MemoryContext owner, void *ptr, Size len)
 {
-	return AifPrefaultStartPair(owner, ptr, len, NULL, 0);
+	return helper_start(MADV_POPULATE_WRITE, owner, &ptr, &len, 1);
+}
+
+AifPrefault *
+AifReleaseStart(MemoryContext owner, void *const *ptrs, const Size *lens, int n)
+{
+	return helper_start(MADV_DONTNEED, owner, ptrs, lens, n);
 }
 
 void

@@ -30,12 +30,13 @@ extern AifPrefault *AifPrefaultStartPair(MemoryContext owner, void *ptr1, Size l
 										 void *ptr2, Size len2);
 
 /*
- * Start giving the pages of [ptr, ptr + len) back to the kernel in a helper
- * thread (same rules as AifPrefaultStart).  The backend must not read or
- * write the range again: its contents are gone (a later read would see
- * zeros); it is still freed as usual.
+ * Start giving the pages of n ranges [ptrs[i], ptrs[i] + lens[i]) back to
+ * the kernel in a helper thread (same rules as AifPrefaultStart).  The
+ * backend must not read or write them again: their contents are gone (a
+ * later read would see zeros); they are still freed as usual.
  */
-extern AifPrefault *AifReleaseStart(MemoryContext owner, void *ptr, Size len);
+extern AifPrefault *AifReleaseStart(MemoryContext owner, void *const *ptrs,
+									const Size *lens, int n);
 
 /*
  * Join the helper (a no-op for NULL).  pf itself stays, a few dozen bytes,

@@ -209,6 +209,110 @@ kth_smallest(uint64 *v, int64 n, int64 k)
 	return v[k];
 }
 
+/* top bits of a split hash that bucket it while the thresholds are found */
+#define SPLIT_BUCKET_BITS	12
+#define SPLIT_BUCKETS		(1 << SPLIT_BUCKET_BITS)
+/* classes up to which the buckets are counted per class (K x 32 kB) */
+#define SPLIT_BUCKET_MAX_CLASSES 64
+
+/*
+ * The stratified split's per-class cut: in class c (of cls, n rows), the
+ * quota = round(test_size * n_c) rows (at most n_c - 1) with the smallest
+ * split hashes are test rows.  threshold[c] is the quota-th smallest hash;
+ * ties[c] how many of the rows whose hash equals it are test rows too (the
+ * first ones in row order).  Hashes are uniform, so their top bits bucket
+ * them evenly: one pass counts each class's buckets, a second collects the
+ * few hashes of the bucket that holds the quota-th, and a quickselect
+ * among them finishes.  With many classes, each class's hashes are
+ * selected among all of them.
+ */
+static void
+stratified_thresholds(const uint64 *hash, const int *cls, int64 n, int K,
+					  double test_size, uint64 *threshold, int64 *ties)
+{
+	int64	   *count = palloc0(sizeof(int64) * K);
+	int64	   *quota = palloc0(sizeof(int64) * K);
+	int64	   *before = palloc0(sizeof(int64) * K);	/* in lower buckets */
+	int		   *bucket = palloc0(sizeof(int) * K);
+	int64	   *size = palloc0(sizeof(int64) * K);	/* of the chosen bucket */
+	uint64	  **members = palloc0(sizeof(uint64 *) * K);
+	int64	   *fill = palloc0(sizeof(int64) * K);
+	bool		buckets = K <= SPLIT_BUCKET_MAX_CLASSES;
+	int64	   *hist = NULL;
+
+	if (buckets)
+		hist = MemoryContextAllocZero(CurrentMemoryContext,
+									  sizeof(int64) * (Size) K * SPLIT_BUCKETS);
+	for (int64 at = 0; at < n; at++)
+	{
+		count[cls[at]]++;
+		if (buckets)
+			hist[(Size) cls[at] * SPLIT_BUCKETS + (hash[at] >> (64 - SPLIT_BUCKET_BITS))]++;
+	}
+	CHECK_FOR_INTERRUPTS();
+	for (int c = 0; c < K; c++)
+	{
+		quota[c] = Min((int64) floor(test_size * count[c] + 0.5), Max(count[c] - 1, 0));
+		if (quota[c] == 0)
+			continue;
+		if (!buckets)
+		{
+			/* every hash of the class is a candidate */
+			bucket[c] = -1;
+			size[c] = count[c];
+			continue;
+		}
+		for (int b = 0; b < SPLIT_BUCKETS; b++)
+		{
+			int64		in = hist[(Size) c * SPLIT_BUCKETS + b];
+
+			if (before[c] + in >= quota[c])
+			{
+				bucket[c] = b;
+				size[c] = in;
+				break;
+			}
+			before[c] += in;
+		}
+	}
+	for (int c = 0; c < K; c++)
+		if (quota[c] > 0)
+			members[c] = MemoryContextAllocHuge(CurrentMemoryContext,
+												sizeof(uint64) * Max(size[c], 1));
+	for (int64 at = 0; at < n; at++)
+	{
+		int			c = cls[at];
+
+		if (quota[c] > 0 &&
+			(bucket[c] < 0 || (int) (hash[at] >> (64 - SPLIT_BUCKET_BITS)) == bucket[c]))
+			members[c][fill[c]++] = hash[at];
+	}
+	for (int c = 0; c < K; c++)
+	{
+		int64		below = before[c];
+
+		CHECK_FOR_INTERRUPTS();
+		if (quota[c] == 0)
+			continue;
+		/* the quota-th smallest: rows below it, enough of those at it */
+		threshold[c] = kth_smallest(members[c], size[c], quota[c] - 1 - before[c]);
+		for (int64 i = 0; i < size[c]; i++)
+			if (members[c][i] < threshold[c])
+				below++;
+		ties[c] = quota[c] - below;
+		pfree(members[c]);
+	}
+	if (hist)
+		pfree(hist);
+	pfree(count);
+	pfree(quota);
+	pfree(before);
+	pfree(bucket);
+	pfree(size);
+	pfree(members);
+	pfree(fill);
+}
+
 /*
  * The stash keeps its newest chunk first: the rows in the order the scan
  * delivered them come from the list reversed.
@@ -363,7 +467,28 @@ build_copy_chunk(void *arg, int64 item)
 	}
 }
 
-/* chunks per round of the copy: the copied ones are freed between rounds */
+/*
+ * The loaded rows are copied: remember their chunks, whose pages
+ * DatasetRelease gives back to the kernel from a helper thread, rather
+ * than ~120 frees that would each unmap their pages in this thread.  The
+ * chunks are freed with the state's memory.
+ */
+static void
+keep_chunks_for_release(Dataset *ds, PassState *st, StashChunk **chunks, int nchunks)
+{
+	ds->loaded_cxt = st->mcxt;
+	ds->nloaded = nchunks;
+	ds->loaded = palloc(sizeof(void *) * Max(nchunks, 1));
+	ds->loaded_len = palloc(sizeof(Size) * Max(nchunks, 1));
+	for (int i = 0; i < nchunks; i++)
+	{
+		ds->loaded[i] = chunks[i];
+		ds->loaded_len[i] = offsetof(StashChunk, rows) +
+			sizeof(double) * (Size) chunks[i]->nrows * st->stash_width;
+	}
+}
+
+/* chunks per round of the copy */
 #define BUILD_ROUND_CHUNKS	16
 
 /*
@@ -449,37 +574,10 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	if (stratified)
 	{
 		int			K = model->nclasses;
-		int64	   *count = palloc0(sizeof(int64) * K);
-		uint64	  **hashes = palloc0(sizeof(uint64 *) * K);
-		int64	   *fill = palloc0(sizeof(int64) * K);
 		uint64	   *threshold = palloc0(sizeof(uint64) * K);
 		int64	   *ties = palloc0(sizeof(int64) * K);
 
-		for (at = 0; at < nrows; at++)
-			count[cls[at]]++;
-		for (int c = 0; c < K; c++)
-			hashes[c] = MemoryContextAllocHuge(CurrentMemoryContext,
-											   sizeof(uint64) * Max(count[c], 1));
-		for (at = 0; at < nrows; at++)
-			hashes[cls[at]][fill[cls[at]]++] = hash[at];
-		for (int c = 0; c < K; c++)
-		{
-			int64		quota = Min((int64) floor(test_size * count[c] + 0.5),
-									Max(count[c] - 1, 0));
-			int64		below = 0;
-
-			CHECK_FOR_INTERRUPTS();
-			if (quota > 0)
-			{
-				/* the quota-th smallest hash: rows below it, enough at it */
-				threshold[c] = kth_smallest(hashes[c], count[c], quota - 1);
-				for (int64 i = 0; i < count[c]; i++)
-					if (hashes[c][i] < threshold[c])
-						below++;
-				ties[c] = quota - below;
-			}
-			pfree(hashes[c]);
-		}
+		stratified_thresholds(hash, cls, nrows, K, test_size, threshold, ties);
 		for (at = 0; at < nrows; at++)
 		{
 			int			c = cls[at];
@@ -555,10 +653,9 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 				trsum[j] += cs[j];
 				tesum[j] += cs[p + j];
 			}
-			/* this chunk is copied: give its memory back as we go */
-			pfree(chunks[i]);
 		}
 	}
+	keep_chunks_for_release(ds, st, chunks, nchunks);
 	pfree(t.sums);
 	pfree(first);
 	pfree(ntrain_before);
@@ -636,9 +733,11 @@ DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *sca
 }
 
 /*
- * The dataset is dead: its matrices' pages go back to the kernel from a
- * helper thread (core/prefault.h) while the caller goes on; the memory is
- * freed with its context as usual.  ds must not be used again.
+ * The dataset is dead: its matrices' pages, and those of the loaded rows,
+ * go back to the kernel from helper threads (core/prefault.h) while the
+ * caller goes on -- on the benchmark's 1M x 20, ~35 ms of unmapping that
+ * would otherwise run in this thread, while it registers the model; the
+ * memory is freed with its contexts as usual.  ds must not be used again.
  */
 void
 DatasetRelease(Dataset *ds)
@@ -646,7 +745,21 @@ DatasetRelease(Dataset *ds)
 	Size		bytes = sizeof(double) * (Size) (ds->ntrain + ds->ntest) * (ds->p + 1);
 
 	/* one allocation holds the matrices and the targets (DatasetBuild) */
-	if (ds->Xtrain != NULL && bytes >= AIF_PREFAULT_MIN_BYTES)
-		(void) AifReleaseStart(GetMemoryChunkContext(ds->Xtrain), ds->Xtrain, bytes);
+	if (ds->Xtrain != NULL)
+	{
+		void	   *ptr = ds->Xtrain;
+
+		(void) AifReleaseStart(GetMemoryChunkContext(ptr), &ptr, &bytes, 1);
+	}
+	DatasetReleaseLoaded(ds);
 	ds->Xtrain = ds->Xtest = ds->ytrain = ds->ytest = NULL;
+}
+
+/* The loaded rows ds was built from go back the same way. */
+void
+DatasetReleaseLoaded(Dataset *ds)
+{
+	if (ds->nloaded > 0)
+		(void) AifReleaseStart(ds->loaded_cxt, ds->loaded, ds->loaded_len, ds->nloaded);
+	ds->nloaded = 0;
 }

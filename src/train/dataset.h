@@ -23,6 +23,11 @@ typedef struct Dataset
 	double	   *Xtest;			/* ntest x p, column-major */
 	double	   *ytrain;			/* target, or class index */
 	double	   *ytest;
+	/* the loaded rows' chunks, dead once copied, for DatasetRelease */
+	MemoryContext loaded_cxt;
+	int			nloaded;
+	void	  **loaded;
+	Size	   *loaded_len;
 } Dataset;
 
 /*
@@ -45,7 +50,8 @@ typedef struct DatasetLabels
  * missing numeric values imputed by `impute` from the training rows (the
  * values chosen are stored in the model's features).  With labels, each
  * row's target is a label hash, replaced by its class (an unknown hash is an
- * error).  The state's rows are released.
+ * error).  The state's rows are left in place for DatasetRelease or
+ * DatasetReleaseLoaded to give back.
  */
 extern Dataset *DatasetBuild(PassState *st, Model *model, double test_size,
 							 ImputeStrategy impute, const struct DatasetLabels *labels);
@@ -61,10 +67,17 @@ extern void DatasetStandardize(Dataset *ds, bool center_columns, double *center,
 							   double *scale);
 
 /*
- * ds will not be read again: its memory starts going back to the kernel
- * (in a helper thread) and ds's pointers are cleared.
+ * ds will not be read again: its memory, and that of the loaded rows it
+ * was built from, starts going back to the kernel (in helper threads) and
+ * ds's pointers are cleared.
  */
 extern void DatasetRelease(Dataset *ds);
+
+/*
+ * Only the loaded rows ds was built from (dead once it is built) go back
+ * to the kernel: for callers that keep using ds, as tune() does.
+ */
+extern void DatasetReleaseLoaded(Dataset *ds);
 
 /* Bytes PASS_LOAD may keep: the matrices need as much again. */
 extern Size DatasetLoadBudget(void);

@@ -896,6 +896,7 @@ aifactory_tune(PG_FUNCTION_ARGS)
 	/* the data, once */
 	JobReportProgress("reading the source", 0.0);
 	ds = FitLoadDataset(&run);
+	DatasetReleaseLoaded(ds);
 	if (ds->ntrain < folds)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
