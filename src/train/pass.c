@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/parallel.h"
@@ -579,17 +580,6 @@ split_word(const PassState *st, int i, uint64 word)
 	return w * UINT64CONST(0xD6E8FEB86659FD93);
 }
 
-/* Whether any of the transition's nf feature arguments is NULL. */
-static inline bool
-any_null_feature(FunctionCallInfo fcinfo, int nf)
-{
-	bool		any = false;
-
-	for (int i = 0; i < nf; i++)
-		any |= PG_ARGISNULL(i + 3);
-	return any;
-}
-
 /* The bits of a value for the split hash; -0 and +0 are one value. */
 static inline uint64
 double_word(double v)
@@ -734,6 +724,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	double		y;
 	uint64		h;
 	bool		is_test;
+	bool		fast;
 	bool		missing = false;
 	int			nf;
 
@@ -829,27 +820,31 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	 * without a NULL, the common case, take a short way to the same values
 	 * and the same hash.
 	 */
-	if (st->all_float8 && !any_null_feature(fcinfo, nf))
+	fast = false;
+	if (st->all_float8)
 	{
 		double	   *design = st->row + 1;
+		bool		anynull = false;
 		bool		bad = false;
 
+		/* a NULL's Datum is no value: such a row takes the long way below */
 		h = split_word(st, 0, st->words[0]);
 		for (int i = 0; i < nf; i++)
 		{
 			double		v = DatumGetFloat8(PG_GETARG_DATUM(i + 3));
 
-			bad |= isnan(v) || isinf(v);
+			anynull |= PG_ARGISNULL(i + 3);
+			bad |= !(fabs(v) <= DBL_MAX);	/* NaN or infinity */
 			st->vals[i] = v;
-			st->isnull[i] = false;
 			design[i] = v;
 			h += split_word(st, i + 1, double_word(v));
 		}
-		if (unlikely(bad))
+		fast = !anynull;
+		if (fast && unlikely(bad))
 			for (int i = 0; i < nf; i++)
 				CheckFinite(st->vals[i], psprintf("feature \"%s\"", model->pre.features[i].name));
 	}
-	else
+	if (!fast)
 	{
 		for (int i = 0; i < nf; i++)
 		{
