@@ -388,7 +388,8 @@ label_class(const DatasetLabels *labels, uint64 h)
 
 /*
  * Every row's split hash, and its class when the split is stratified; with
- * labels, first the row's label hash replaced by its class, in place.
+ * labels, first the row's label hash replaced by its class, in place (in
+ * the chunk's side values when it has them, which the copy then reads).
  */
 static void
 build_hash_chunk(void *arg, int64 item)
@@ -400,12 +401,15 @@ build_hash_chunk(void *arg, int64 item)
 
 	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
 	{
+		/* a load's chunk has them side by side; else in the row */
+		double	   *y = c->side ? &c->side[r] : &row[t->p];
+
 		if (t->labels)
 		{
 			uint64		h;
 			int			cls;
 
-			memcpy(&h, &row[t->p], sizeof(h));
+			memcpy(&h, y, sizeof(h));
 			cls = label_class(t->labels, h);
 			if (unlikely(cls < 0))
 			{
@@ -413,11 +417,14 @@ build_hash_chunk(void *arg, int64 item)
 				__atomic_store_n(&t->unknown_label, true, __ATOMIC_RELAXED);
 				cls = 0;
 			}
-			row[t->p] = cls;
+			*y = cls;
 		}
-		t->hash[at] = PassRowHash(row, t->width);
+		if (c->side)
+			memcpy(&t->hash[at], &c->side[c->capacity + r], sizeof(uint64));
+		else
+			t->hash[at] = PassRowHash(row, t->width);
 		if (t->stratified)
-			t->cls[at] = (int) row[t->p];
+			t->cls[at] = (int) *y;
 	}
 }
 
@@ -451,7 +458,7 @@ build_copy_chunk(void *arg, int64 item)
 				X[(Size) j * ds->ntest] = row[j];
 				tesum[j] += row[j];
 			}
-			ds->ytest[ite++] = row[p];
+			ds->ytest[ite++] = c->side ? c->side[r] : row[p];
 		}
 		else
 		{
@@ -462,7 +469,7 @@ build_copy_chunk(void *arg, int64 item)
 				X[(Size) j * ds->ntrain] = row[j];
 				trsum[j] += row[j];
 			}
-			ds->ytrain[itr++] = row[p];
+			ds->ytrain[itr++] = c->side ? c->side[r] : row[p];
 		}
 	}
 }
@@ -483,8 +490,7 @@ keep_chunks_for_release(Dataset *ds, PassState *st, StashChunk **chunks, int nch
 	for (int i = 0; i < nchunks; i++)
 	{
 		ds->loaded[i] = chunks[i];
-		ds->loaded_len[i] = offsetof(StashChunk, rows) +
-			sizeof(double) * (Size) chunks[i]->nrows * st->stash_width;
+		ds->loaded_len[i] = PassChunkBytes(st, chunks[i]);
 	}
 }
 

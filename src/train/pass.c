@@ -441,11 +441,28 @@ stash_drop(PassState *st)
 	}
 }
 
-static StashChunk *
-stash_alloc_chunk(PassState *st, int capacity)
+/* The bytes of a chunk of capacity rows (with side values or not). */
+static inline Size
+stash_chunk_bytes(const PassState *st, int capacity, bool side)
 {
-	return MemoryContextAlloc(st->mcxt, offsetof(StashChunk, rows) +
-							  sizeof(double) * (Size) capacity * st->stash_width);
+	return offsetof(StashChunk, rows) +
+		sizeof(double) * (Size) capacity * (st->stash_width + (side ? 2 : 0));
+}
+
+static StashChunk *
+stash_alloc_chunk(PassState *st, int capacity, bool side)
+{
+	StashChunk *c = MemoryContextAlloc(st->mcxt, stash_chunk_bytes(st, capacity, side));
+
+	c->capacity = capacity;
+	c->side = side ? c->rows + (Size) capacity * st->stash_width : NULL;
+	return c;
+}
+
+Size
+PassChunkBytes(const PassState *st, const StashChunk *c)
+{
+	return stash_chunk_bytes(st, c->capacity, c->side != NULL);
 }
 
 /*
@@ -458,7 +475,7 @@ stash_alloc_chunk(PassState *st, int capacity)
 static void
 stash_prefault_next(PassState *st)
 {
-	Size		rowbytes = sizeof(double) * st->stash_width;
+	Size		rowbytes = sizeof(double) * (st->stash_width + 2);	/* with side values */
 	int			mwidth = st->stash_width - 1;	/* design and target */
 	int64		need = st->stash_rows + 2 * STASH_CHUNK_ROWS;
 
@@ -477,30 +494,29 @@ stash_prefault_next(PassState *st)
 			st->matrix = repalloc_huge(st->matrix, bytes);
 		st->matrix_rows = rows;
 	}
-	st->spare = stash_alloc_chunk(st, STASH_CHUNK_ROWS);
+	st->spare = stash_alloc_chunk(st, STASH_CHUNK_ROWS, true);
 	st->spare_pf =
 		AifPrefaultStartPair(st->mcxt, st->spare,
-							 offsetof(StashChunk, rows) + rowbytes * STASH_CHUNK_ROWS,
+							 stash_chunk_bytes(st, STASH_CHUNK_ROWS, true),
 							 st->matrix + (Size) (st->stash_rows + STASH_CHUNK_ROWS) * mwidth,
 							 sizeof(double) * (Size) STASH_CHUNK_ROWS * mwidth);
 }
 
 static StashChunk *
-stash_new_chunk(PassState *st, int capacity)
+stash_new_chunk(PassState *st, int capacity, bool side)
 {
 	StashChunk *c;
 
-	if (st->spare && capacity == STASH_CHUNK_ROWS)
+	if (st->spare && capacity == STASH_CHUNK_ROWS && side)
 	{
 		c = st->spare;
 		AifPrefaultWait(st->spare_pf);
 		st->spare = NULL;
 	}
 	else
-		c = stash_alloc_chunk(st, capacity);
+		c = stash_alloc_chunk(st, capacity, side);
 	/* from the second chunk on: a small load is not worth a helper */
-	if (st->mode == PASS_LOAD && capacity == STASH_CHUNK_ROWS &&
-		st->stash_rows >= STASH_CHUNK_ROWS)
+	if (side && capacity == STASH_CHUNK_ROWS && st->stash_rows >= STASH_CHUNK_ROWS)
 		stash_prefault_next(st);
 	c->nrows = 0;
 	c->next = st->stash;
@@ -539,22 +555,29 @@ static void
 stash_row(PassState *st, const double *design_and_y)
 {
 	Size		rowbytes = sizeof(double) * st->stash_width;
+	/* what a row costs the budget: a load's also has its side values */
+	Size		budgeted = rowbytes + (st->mode == PASS_LOAD ? 2 * sizeof(double) : 0);
 	StashChunk *c = st->stash;
 
 	if (st->stash_overflow)
 		return;
 	if (c == NULL || c->nrows == STASH_CHUNK_ROWS)
 	{
-		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * rowbytes > (Size) st->stash_limit)
+		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * budgeted > (Size) st->stash_limit)
 		{
 			/* over budget: give the rows up; train() scans once more */
 			stash_drop(st);
 			st->stash_overflow = true;
 			return;
 		}
-		c = stash_new_chunk(st, STASH_CHUNK_ROWS);
+		c = stash_new_chunk(st, STASH_CHUNK_ROWS, st->mode == PASS_LOAD);
 	}
 	memcpy(c->rows + (Size) c->nrows * st->stash_width, design_and_y, rowbytes);
+	if (c->side)
+	{
+		c->side[c->nrows] = design_and_y[st->stash_width - 2];
+		c->side[c->capacity + c->nrows] = design_and_y[st->stash_width - 1];
+	}
 	c->nrows++;
 	st->stash_rows++;
 }
@@ -1351,7 +1374,7 @@ PassStateDeserialize(bytea *bytes, MemoryContext mcxt)
 		Size		n = st->stash_rows * st->stash_width * sizeof(double);
 
 		/* one chunk holding every row; MaxAllocSize bounds it, like the bytes */
-		stash_new_chunk(st, st->stash_rows);
+		stash_new_chunk(st, st->stash_rows, false);
 		memcpy(st->stash->rows, pq_getmsgbytes(&buf, n), n);
 		st->stash->nrows = st->stash_rows;
 	}

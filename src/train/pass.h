@@ -105,6 +105,15 @@ typedef struct StashChunk
 {
 	struct StashChunk *next;
 	int			nrows;
+	int			capacity;		/* rows it has room for */
+
+	/*
+	 * A load's chunk also keeps each row's target and split hash (the last
+	 * two values of its row) side by side: the target of row r in side[r],
+	 * the hash's bits in side[capacity + r], so that the split reads them
+	 * without touching the rows.  NULL in other chunks.
+	 */
+	double	   *side;
 	double		rows[FLEXIBLE_ARRAY_MEMBER];	/* nrows x stash_width */
 } StashChunk;
 
@@ -203,6 +212,9 @@ extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
  * in the state's memory; NULL when it has none (the caller allocates).
  */
 extern double *PassLoadMatrix(PassState *st, int64 nrows);
+
+/* The bytes of chunk c's allocation. */
+extern Size PassChunkBytes(const PassState *st, const StashChunk *c);
 
 /* Class index of a label (classification), or -1; lookup from ClassLookup. */
 extern int *ClassLookup(const Model *model);
