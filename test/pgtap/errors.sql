@@ -14,7 +14,7 @@
 -- connection, a background worker, a sequence-based version number).
 
 SET client_min_messages = warning;
-SELECT plan(159);
+SELECT plan(162);
 
 -- ---- data ---------------------------------------------------------------
 
@@ -209,6 +209,12 @@ SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q', 'SELECT x1::nume
                            '22000', 'numeric NaN in a feature: 22000');
 SELECT throws_like($$SELECT * FROM aifactory.train('q', 'SELECT x1, CASE WHEN id = 200 THEN ''NaN'' ELSE x2 END AS x2, y FROM d', 'y')$$,
                    '%"x2"%NaN%', 'the error names the feature holding NaN');
+-- a load large enough for its helper threads (core/prefault.c) stopped by an error in its
+-- last row: a clean error, and the same session trains the same source right after
+SELECT pg_temp.train_fails($$SELECT * FROM aifactory.train('q_large', 'SELECT (g % 97)::float8 AS a, (g % 13)::float8 AS b, CASE WHEN g = 40000 THEN ''NaN'' ELSE (g % 7)::float8 END AS c, g % 2 AS label FROM generate_series(1, 40000) g', 'label', 'logistic')$$,
+                           '22000', 'NaN in the last of 40000 rows of an in-memory load: 22000');
+SELECT is((SELECT version FROM aifactory.train('q_large', 'SELECT (g % 97)::float8 AS a, (g % 13)::float8 AS b, (g % 7)::float8 AS c, g % 2 AS label FROM generate_series(1, 40000) g', 'label', 'logistic')),
+          1, 'the same session then loads and trains the 40000 rows');
 
 -- ---- train: failures after the data was read ------------------------------
 
