@@ -8,7 +8,7 @@
 -- Run by scripts/test in a fresh database that has pgtap and aifactory.
 
 SET client_min_messages = warning;
-SELECT plan(61);
+SELECT plan(62);
 
 -- ---- data ---------------------------------------------------------------
 
@@ -205,5 +205,16 @@ SELECT pg_temp.tune_fails($$SELECT * FROM aifactory.tune('e', 'SELECT a, b FROM 
                           '0A000', 'kmeans: 0A000');
 SELECT pg_temp.tune_fails($$SELECT * FROM aifactory.tune('e', 'cls_b', 'y', 'gbdt', NULL)$$,
                           '22004', 'a NULL search space: 22004');
+
+-- a source large enough that tune() hands its loaded rows back to the kernel right after
+-- building the dataset (core/prefault.c): the final fit reads only the dataset, so it is
+-- the model train() fits with the winning hyperparameters, to the last digit
+SELECT is((SELECT metrics->>'log_loss' FROM aifactory.tune('big_t',
+               'SELECT (g % 97)::float8 AS a, (g % 13)::float8 AS b, ((g * 7) % 31)::float8 AS c, ((g % 97) + (g % 13) + ((g * 7) % 31) > 70)::int AS label FROM generate_series(1, 30000) g',
+               'label', 'logistic', '{"C": [0.5]}', 'grid', folds => 2, seed => 1)),
+          (SELECT metrics->>'log_loss' FROM aifactory.train('big_tr',
+               'SELECT (g % 97)::float8 AS a, (g % 13)::float8 AS b, ((g * 7) % 31)::float8 AS c, ((g % 97) + (g % 13) + ((g * 7) % 31) > 70)::int AS label FROM generate_series(1, 30000) g',
+               'label', 'logistic', '{"C": 0.5}', seed => 1)),
+          'tune() on 30000 loaded rows: the final model is train()''s with the winning C');
 
 SELECT * FROM finish();
