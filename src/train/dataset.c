@@ -494,9 +494,6 @@ keep_chunks_for_release(Dataset *ds, PassState *st, StashChunk **chunks, int nch
 	}
 }
 
-/* chunks per round of the copy */
-#define BUILD_ROUND_CHUNKS	16
-
 /*
  * Build the dataset (see dataset.h).  The loaded rows (row-major, in
  * chunks) are read twice: once for the split hashes and classes, once to
@@ -641,24 +638,16 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	t.sums = palloc(sizeof(double) * 2 * Max(p, 1) * Max(nchunks, 1));
 	trsum = palloc0(sizeof(double) * Max(p, 1));
 	tesum = palloc0(sizeof(double) * Max(p, 1));
-	for (int c0 = 0; c0 < nchunks; c0 += BUILD_ROUND_CHUNKS)
+	/* the copy of every chunk; then their sums, in chunk order */
+	AifRunItems(nchunks, build_copy_chunk, &t, threads);
+	for (int i = 0; i < nchunks; i++)
 	{
-		int			c1 = Min(c0 + BUILD_ROUND_CHUNKS, nchunks);
+		const double *cs = t.sums + (Size) i * 2 * p;
 
-		/* the copy of a round's chunks; then their sums, in chunk order */
-		t.chunks = chunks + c0;
-		t.first = first + c0;
-		t.ntrain_before = ntrain_before + c0;
-		AifRunItems(c1 - c0, build_copy_chunk, &t, threads);
-		for (int i = c0; i < c1; i++)
+		for (int j = 0; j < p; j++)
 		{
-			const double *cs = t.sums + (Size) (i - c0) * 2 * p;
-
-			for (int j = 0; j < p; j++)
-			{
-				trsum[j] += cs[j];
-				tesum[j] += cs[p + j];
-			}
+			trsum[j] += cs[j];
+			tesum[j] += cs[p + j];
 		}
 	}
 	keep_chunks_for_release(ds, st, chunks, nchunks);
