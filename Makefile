@@ -47,6 +47,7 @@ OBJS = \
 	src/train/fit_memory.o \
 	src/train/fit_stream.o \
 	src/train/report.o \
+	src/train/tableload.o \
 	src/train/baseline.o \
 	src/core/preprocess.o \
 	src/train/train.o \

@@ -20,6 +20,7 @@ Writes the tables to stdout and the same as JSON to bench/out/classify.json (or 
 import argparse
 import datetime
 import os
+import re
 import sys
 import time
 
@@ -101,23 +102,30 @@ def py_timer(fn, keep, key):
     return run
 
 
-def nested_durations(conn, sql, needle="_train_pass"):
-    """Run `sql` once with auto_explain reporting every nested statement to the client
-    (log_analyze off: it only times each statement, no per-node instrumentation).  Returns
-    (ms of the whole statement, [ms of each nested statement containing `needle`], rows)."""
-    benchlib.run_sql(conn, "LOAD 'auto_explain'")
-    for s in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
-              "auto_explain.log_analyze = off", "auto_explain.log_level = notice",
-              "client_min_messages = notice"):
-        benchlib.run_sql(conn, "SET " + s)
+PASS_RE = re.compile(r"training pass \d+: ([0-9.]+) s")
+
+
+def pass_durations(notices):
+    """The ms of each training pass (a load or a scan) that train() reported at DEBUG1."""
+    out = []
+    for n in notices:
+        m = PASS_RE.search(n)
+        if m:
+            out.append(float(m.group(1)) * 1000.0)
+    return out
+
+
+def nested_durations(conn, sql):
+    """Run `sql` once with client_min_messages = debug1, where train() reports how long
+    each of its passes over the source took (a load read from the table's heap or through
+    the executor, or an aggregate scan).  Returns (ms of the whole statement, [ms of each
+    pass], rows)."""
+    benchlib.run_sql(conn, "SET client_min_messages = debug1")
     del conn.notices[:]
     ms, rows = benchlib.run_sql(conn, sql)
-    out = []
-    for n in conn.notices:
-        if needle in n and "duration:" in n:
-            out.append(float(n.split("duration:", 1)[1].split("ms", 1)[0]))
+    out = pass_durations(conn.notices)
     del conn.notices[:]
-    benchlib.run_sql(conn, "SET auto_explain.log_min_duration = -1")
+    benchlib.run_sql(conn, "SET client_min_messages = notice")
     return ms, out, rows
 
 
@@ -250,13 +258,14 @@ def logistic(conn, rows, quality, doc, args):
                     med["train"] / (ms_exp_tr + sk_fit), key="train_vs_export_fit",
                     note="export of bench_train by binary COPY, timed once"))
 
-    # where the whole call's time goes: its two scans, timed by auto_explain (one extra call)
+    # where the whole call's time goes: its passes over the source, as train() reports them at
+    # DEBUG1 (one extra call)
     ms_b, passes, brow = nested_durations(conn, SQL["train"])
     bm = metrics_of(brow)
     breakdown = {"call_ms": ms_b, "pass_ms": passes, "fit_seconds_metric": bm.get("fit_seconds"),
                  "rest_ms": ms_b - sum(passes)}
-    log("  phases of one more default call (auto_explain, log_analyze off): whole %.0f ms; "
-        "nested _train_pass scans %s ms; the rest (build, standardize, L-BFGS, test-row "
+    log("  phases of one more default call (DEBUG1): whole %.0f ms; "
+        "load %s ms; the rest (build, standardize, L-BFGS, test-row "
         "metrics, registry) %.0f ms; metrics fit_seconds %.3f s" % (
             ms_b, " + ".join("%.0f" % p for p in passes), ms_b - sum(passes),
             bm.get("fit_seconds") or float("nan")))
@@ -339,15 +348,11 @@ def kmeans(conn, rows, quality, doc, args):
     ce.close()
     log("  sklearn side: binary COPY export of bench's 20 features %.0f ms (once)" % ms_exp)
 
-    # our timed calls run on a connection with auto_explain timing the nested statements
-    # (log_analyze off), so that every run also tells how long its scan took
+    # our timed calls run with client_min_messages = debug1, so that every run also tells how
+    # long its load took (train() reports each pass at DEBUG1)
     ck = benchlib.connect()
     ensure_train_memory(ck)
-    benchlib.run_sql(ck, "LOAD 'auto_explain'")
-    for s in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
-              "auto_explain.log_analyze = off", "auto_explain.log_level = notice",
-              "client_min_messages = notice"):
-        benchlib.run_sql(ck, "SET " + s)
+    benchlib.run_sql(ck, "SET client_min_messages = debug1")
     keep = {}
     scans = []
 
@@ -355,8 +360,7 @@ def kmeans(conn, rows, quality, doc, args):
         del ck.notices[:]
         ms, r = benchlib.run_sql(ck, SQL["kmeans"])
         keep.setdefault("kmeans", []).append(r)
-        scans.append([float(n.split("duration:", 1)[1].split("ms", 1)[0])
-                      for n in ck.notices if "_train_pass" in n and "duration:" in n])
+        scans.append(pass_durations(ck.notices))
         return ms
 
     items = [("kmeans", ours),

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 from benchlib import row  # noqa: E402
-import classify  # noqa: E402  (split tables, timers, train_memory, auto_explain phases)
+import classify  # noqa: E402  (split tables, timers, train_memory, DEBUG1 phases)
 import datasets  # noqa: E402  (print_grid)
 import datasets_trees  # noqa: E402
 import sklearn_linear  # noqa: E402  (binary COPY export)
@@ -233,7 +233,7 @@ def gbdt(conn, rows, quality, doc, args):
                      "fit_seconds_metric": bm.get("fit_seconds"),
                      "rest_ms": ms_b - sum(passes)}
         log("  phases of one more default call (auto_explain, log_analyze off): whole %.0f ms;"
-            " nested _train_pass scans %s ms; the rest (binning, boosting, test-row metrics, "
+            " passes over the source %s ms; the rest (binning, boosting, test-row metrics, "
             "registry) %.0f ms; metrics fit_seconds %s" % (
                 ms_b, " + ".join("%.0f" % p for p in passes) or "none seen",
                 ms_b - sum(passes), bm.get("fit_seconds")))
@@ -241,7 +241,7 @@ def gbdt(conn, rows, quality, doc, args):
         breakdown["split_call_ms"] = ms_s
         breakdown["split_pass_ms"] = passes_s
         log("  phases of one more same-split call (test_size => 0): whole %.0f ms; nested "
-            "_train_pass scans %s ms; the rest %.0f ms; metrics fit_seconds %s" % (
+            "passes over the source %s ms; the rest %.0f ms; metrics fit_seconds %s" % (
                 ms_s, " + ".join("%.0f" % p for p in passes_s) or "none seen",
                 ms_s - sum(passes_s), metrics_of(srow).get("fit_seconds")))
 

@@ -157,11 +157,22 @@ ResolveColumns(TrainRun *run, TupleDesc desc, ArrayType *features)
 			appendStringInfo(&sql, "SELECT aifactory._train_pass($1, s.%s",
 							 quote_identifier(run->target));
 		else
-			appendStringInfoString(&sql, "SELECT aifactory._train_pass($1, 0::float8");
+			appendStringInfoString(&sql, "SELECT aifactory._train_pass($1, 0::pg_catalog.float8");
 		for (int i = 0; i < n; i++)
 			appendStringInfo(&sql, ", s.%s", quote_identifier(model->pre.features[i].name));
 		appendStringInfo(&sql, ") FROM %s AS s", run->from);
 		run->pass_sql = sql.data;
+
+		/* the same columns as a query's, for a load read from a table */
+		initStringInfo(&sql);
+		if (run->target != NULL)
+			appendStringInfo(&sql, "SELECT s.%s", quote_identifier(run->target));
+		else
+			appendStringInfoString(&sql, "SELECT 0::pg_catalog.float8");
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&sql, ", s.%s", quote_identifier(model->pre.features[i].name));
+		appendStringInfo(&sql, " FROM %s AS s", run->from);
+		run->rows_sql = sql.data;
 	}
 }
 

@@ -300,39 +300,32 @@ pass_state_create(MemoryContext parent, PassMode mode, int nfeatures)
 }
 
 /*
- * First call in a backend: read the plan and the argument types, and set
- * up the working memory.
+ * Set up a state for the plan, whose inputs (target first, then the
+ * features) have the given types.  The state's data goes into a context of
+ * its own under cxt, its per-backend working memory into cxt itself.
  */
 static PassState *
-pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+pass_state_setup(PassPlan *plan, const Oid *types, int nargs, MemoryContext cxt)
 {
-	MemoryContext old = MemoryContextSwitchTo(aggcxt);
-	PassPlan   *plan;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	PassState  *st;
-	Model	   *model;
-	int			nargs = PG_NARGS() - 2;
+	Model	   *model = plan->model;
 
-	if (PG_ARGISNULL(1))
-		elog(ERROR, "training plan must not be NULL");
-	plan = PassPlanDeserialize(PG_GETARG_BYTEA_PP(1));
-	model = plan->model;
 	if (nargs != model->pre.nfeatures + 1)
 		elog(ERROR, "training pass got %d inputs for %d features",
 			 nargs, model->pre.nfeatures);
 
-	st = pass_state_create(aggcxt, plan->mode, model->pre.nfeatures);
+	st = pass_state_create(cxt, plan->mode, model->pre.nfeatures);
 	st->plan = plan;
 	st->stash_limit = plan->stash_limit;
 	st->cols = palloc(sizeof(InputColumn) * nargs);
 	for (int i = 0; i < nargs; i++)
 	{
-		Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, i + 2);
-
-		if (!OidIsValid(typid))
+		if (!OidIsValid(types[i]))
 			elog(ERROR, "could not determine the type of training input %d", i);
-		InputColumnInit(&st->cols[i], typid, aggcxt);
+		InputColumnInit(&st->cols[i], types[i], cxt);
 		if (i > 0 && model->pre.features[i - 1].kind == FEATURE_NUMERIC &&
-			!TypeIsNumericFeature(typid))
+			!TypeIsNumericFeature(types[i]))
 			elog(ERROR, "feature \"%s\" arrived as a non-numeric type",
 				 model->pre.features[i - 1].name);
 	}
@@ -411,6 +404,60 @@ pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
 		st->stash_width = model->pre.ndesign + 2;	/* design, target, hash */
 	MemoryContextSwitchTo(old);
 	return st;
+}
+
+/*
+ * The aggregate's first call in a backend: the plan and the argument
+ * types come from the call.
+ */
+static PassState *
+pass_state_start(FunctionCallInfo fcinfo, MemoryContext aggcxt)
+{
+	int			nargs = PG_NARGS() - 2;
+	Oid		   *types;
+	PassPlan   *plan;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "training plan must not be NULL");
+	old = MemoryContextSwitchTo(aggcxt);
+	plan = PassPlanDeserialize(PG_GETARG_BYTEA_PP(1));
+	MemoryContextSwitchTo(old);
+	types = palloc(sizeof(Oid) * Max(nargs, 1));
+	for (int i = 0; i < nargs; i++)
+		types[i] = get_fn_expr_argtype(fcinfo->flinfo, i + 2);
+	return pass_state_setup(plan, types, nargs, aggcxt);
+}
+
+PassState *
+PassStateForRows(bytea *plan_bytes, const Oid *types, int nargs, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	PassPlan   *plan = PassPlanDeserialize(plan_bytes);
+
+	MemoryContextSwitchTo(old);
+	return pass_state_setup(plan, types, nargs, cxt);
+}
+
+/*
+ * Move a finished state's data under parent and forget its working memory,
+ * which stays behind in the context it was set up in.
+ */
+void
+PassStateDetach(PassState *st, MemoryContext parent)
+{
+	MemoryContextSetParent(st->mcxt, parent);
+	st->plan = NULL;
+	st->cols = NULL;
+	st->row = NULL;
+	st->vals = NULL;
+	st->isnull = NULL;
+	st->strs = NULL;
+	st->lens = NULL;
+	st->words = NULL;
+	st->salts = NULL;
+	st->class_lookup = NULL;
+	st->label_cache = NULL;
 }
 
 static void
@@ -737,37 +784,30 @@ label_cache_lookup(PassState *st, Datum value, double *y)
 	return true;
 }
 
-Datum
-aifactory_train_transition(PG_FUNCTION_ARGS)
+/*
+ * One row of the source: in[0] is the target, in[1 .. nfeatures] the
+ * features.  Runs in memory that is reset after the row.
+ */
+void
+PassAddRow(PassState *st, const NullableDatum *in)
 {
-	MemoryContext aggcxt;
-	PassState  *st;
-	PassPlan   *plan;
-	Model	   *model;
+	PassPlan   *plan = st->plan;
+	Model	   *model = plan->model;
 	double		y;
 	uint64		h;
 	bool		is_test;
 	bool		fast;
 	bool		missing = false;
-	int			nf;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "aifactory_train_transition called in non-aggregate context");
-
-	st = PG_ARGISNULL(0) ? pass_state_start(fcinfo, aggcxt) :
-		(PassState *) PG_GETARG_POINTER(0);
-	plan = st->plan;
-	model = plan->model;
-	nf = st->nfeatures;
+	int			nf = st->nfeatures;
 
 	/* rows without a target teach nothing */
-	if (PG_ARGISNULL(2))
+	if (in[0].isnull)
 	{
 		st->rows_null_target++;
-		PG_RETURN_POINTER(st);
+		return;
 	}
 	if (model->task == TASK_CLASSIFICATION && st->label_cache &&
-		label_cache_lookup(st, PG_GETARG_DATUM(2), &y))
+		label_cache_lookup(st, in[0].value, &y))
 	{
 		/* a label seen before: its word, class and count, from the cache */
 	}
@@ -779,7 +819,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 
 		if (TypeIsNumericFeature(st->cols[0].typid))
 		{
-			double		v = InputToDouble(&st->cols[0], PG_GETARG_DATUM(2));
+			double		v = InputToDouble(&st->cols[0], in[0].value);
 
 			if (unlikely(isnan(v) || isinf(v)))
 				ereport(ERROR,
@@ -788,7 +828,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 								isnan(v) ? "NaN" : "Infinity"),
 						 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
 		}
-		label = InputToString(&st->cols[0], PG_GETARG_DATUM(2), &len);
+		label = InputToString(&st->cols[0], in[0].value, &len);
 
 		st->words[0] = hash_bytes_extended((const unsigned char *) label, len, 0);
 		if (st->target_dict)
@@ -813,9 +853,9 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		}
 		if (st->label_cache)
 		{
-			LabelCacheEntry *e = &st->label_cache[label_cache_index(PG_GETARG_DATUM(2))];
+			LabelCacheEntry *e = &st->label_cache[label_cache_index(in[0].value)];
 
-			e->value = PG_GETARG_DATUM(2);
+			e->value = in[0].value;
 			e->word = st->words[0];
 			e->y = y;
 			e->slot = slot;
@@ -824,7 +864,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		y = InputToDoubleFast(&st->cols[0], PG_GETARG_DATUM(2));
+		y = InputToDoubleFast(&st->cols[0], in[0].value);
 		if (unlikely(isnan(y) || isinf(y)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -854,9 +894,9 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 		h = split_word(st, 0, st->words[0]);
 		for (int i = 0; i < nf; i++)
 		{
-			double		v = DatumGetFloat8(PG_GETARG_DATUM(i + 3));
+			double		v = DatumGetFloat8(in[i + 1].value);
 
-			anynull |= PG_ARGISNULL(i + 3);
+			anynull |= in[i + 1].isnull;
 			bad |= !(fabs(v) <= DBL_MAX);	/* NaN or infinity */
 			st->vals[i] = v;
 			design[i] = v;
@@ -871,10 +911,10 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 	{
 		for (int i = 0; i < nf; i++)
 		{
-			int			argno = i + 3;
+			const NullableDatum *arg = &in[i + 1];
 			FeatureSpec *f = &model->pre.features[i];
 
-			st->isnull[i] = PG_ARGISNULL(argno);
+			st->isnull[i] = arg->isnull;
 			if (st->isnull[i])
 			{
 				st->words[i + 1] = UINT64CONST(0x9e3779b97f4a7c15);
@@ -884,7 +924,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			}
 			if (f->kind == FEATURE_NUMERIC)
 			{
-				double		v = InputToDoubleFast(&st->cols[i + 1], PG_GETARG_DATUM(argno));
+				double		v = InputToDoubleFast(&st->cols[i + 1], arg->value);
 
 				if (unlikely(isnan(v) || isinf(v)))
 					CheckFinite(v, psprintf("feature \"%s\"", f->name));
@@ -894,7 +934,7 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			}
 			else
 			{
-				st->strs[i] = InputToString(&st->cols[i + 1], PG_GETARG_DATUM(argno),
+				st->strs[i] = InputToString(&st->cols[i + 1], arg->value,
 											&st->lens[i]);
 				st->words[i + 1] = hash_bytes_extended((const unsigned char *) st->strs[i],
 													   st->lens[i], 0);
@@ -1040,6 +1080,20 @@ aifactory_train_transition(PG_FUNCTION_ARGS)
 			}
 			break;
 	}
+}
+
+Datum
+aifactory_train_transition(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	PassState  *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "aifactory_train_transition called in non-aggregate context");
+
+	st = PG_ARGISNULL(0) ? pass_state_start(fcinfo, aggcxt) :
+		(PassState *) PG_GETARG_POINTER(0);
+	PassAddRow(st, &fcinfo->args[2]);
 	PG_RETURN_POINTER(st);
 }
 
@@ -1468,17 +1522,8 @@ aifactory_train_final(PG_FUNCTION_ARGS)
 	st = (PassState *) PG_GETARG_POINTER(0);
 	if (handoff_cxt != NULL && handoff_state == NULL && !IsParallelWorker())
 	{
-		MemoryContextSetParent(st->mcxt, handoff_cxt);
 		/* working memory stays with the aggregate and goes away with it */
-		st->plan = NULL;
-		st->cols = NULL;
-		st->row = NULL;
-		st->vals = NULL;
-		st->isnull = NULL;
-		st->strs = NULL;
-		st->lens = NULL;
-		st->words = NULL;
-		st->class_lookup = NULL;
+		PassStateDetach(st, handoff_cxt);
 		handoff_state = st;
 		PG_RETURN_TEXT_P(cstring_to_text(HANDOFF_MARKER));
 	}

@@ -235,6 +235,27 @@ PassRowHash(const double *row, int width)
 
 extern double PassHashFraction(uint64 h);
 
+/*
+ * The row intake, for a pass fed by other means than the aggregate: a
+ * state for inputs (target first, then the features) of the given types,
+ * set up in cxt for the serialized plan; one row (in[0] the target); and,
+ * once every row is in, the state's data moved under parent, away from
+ * its working memory (which stays in cxt).
+ */
+extern PassState *PassStateForRows(bytea *plan, const Oid *types, int nargs,
+								   MemoryContext cxt);
+extern void PassAddRow(PassState *st, const NullableDatum *in);
+extern void PassStateDetach(PassState *st, MemoryContext parent);
+
+/*
+ * A load read straight from a table (tableload.c), when sql -- the target,
+ * then the features, as columns -- plans as a bare scan of one heap table:
+ * true, with the state (NULL for no rows at all) in *result, its data under
+ * cxt; false when the executor must run it.
+ */
+extern bool PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt,
+							  PassState **result);
+
 extern void PassHandoffBegin(MemoryContext cxt);
 extern PassState *PassHandoffEnd(void);
 extern bool PassIsHandoffMarker(const bytea *value);

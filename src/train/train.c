@@ -4,10 +4,12 @@
  *	  aifactory.train(): arguments -> algorithm and task -> source columns
  *	  -> fit (fit_stream.c or fit_memory.c) -> registry -> deployment.
  *
- * The source is read only through the _train_pass aggregate (pass.h), with
- * the caller's privileges, so PostgreSQL may run each scan in parallel.
- * The one-pass algorithms (least squares, naive Bayes, PCA) read it once
- * in the common case; the iterative ones load it into memory once.
+ * The source is read through the _train_pass aggregate (pass.h), with the
+ * caller's privileges, so PostgreSQL may run each scan in parallel.  The
+ * one-pass algorithms (least squares, naive Bayes, PCA) read it once in the
+ * common case; the iterative ones load it into memory once, straight from
+ * the table's heap when the source is a bare scan of one table
+ * (tableload.c), else through the aggregate.
  *
  * Everything is registered in the caller's transaction: a failure at any
  * point leaves nothing behind.
@@ -62,6 +64,7 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 	Datum		d;
 	volatile int rc = 0;
 	PassState  *volatile st = NULL;
+	PassState  *loaded;
 	instr_time	t0;
 	instr_time	t1;
 	volatile int guc_level = 0;
@@ -101,6 +104,15 @@ RunPass(TrainRun *run, PassMode mode, bool impute_known)
 		(void) set_config_option("synchronize_seqscans", "off",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	if (mode == PASS_LOAD &&
+		PassLoadFromTable(run->rows_sql, DatumGetByteaPP(values[0]), run->work, &loaded))
+	{
+		AtEOXact_GUC(true, guc_level);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_SUBTRACT(t1, t0);
+		elog(DEBUG1, "training pass %d: %.3f s", mode, INSTR_TIME_GET_DOUBLE(t1));
+		return loaded;
 	}
 	PassHandoffBegin(run->work);
 	PG_TRY();

@@ -43,6 +43,7 @@ typedef struct TrainRun
 	char	   *from;			/* FROM clause of the source */
 	char	   *lineage;		/* JSON: the training set it is, or NULL */
 	char	   *pass_sql;		/* SELECT aifactory._train_pass(...) FROM ... */
+	char	   *rows_sql;		/* SELECT target, features FROM ... */
 	Model	   *model;
 	MemoryContext work;
 
