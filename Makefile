@@ -21,6 +21,7 @@ OBJS = \
 	src/algorithms/pca.o \
 	src/algorithms/search.o \
 	src/algorithms/sketch.o \
+	src/algorithms/splithash.o \
 	src/algorithms/treebins.o \
 	src/algorithms/treebuild.o \
 	src/algorithms/trees.o \

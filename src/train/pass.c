@@ -14,6 +14,7 @@
 
 #include "access/parallel.h"
 #include "common/hashfn.h"
+#include "algorithms/splithash.h"
 #include "core/blas.h"
 #include "core/prefault.h"
 #include "fmgr.h"
@@ -644,23 +645,9 @@ mix64(uint64 h)
 static inline uint64
 split_word(const PassState *st, int i, uint64 word)
 {
-	uint64		w = word ^ st->salts[i];
-
-	w ^= w >> 32;
-	return w * UINT64CONST(0xD6E8FEB86659FD93);
+	return SplitHashTerm(st->salts[i], word);
 }
 
-/* The bits of a value for the split hash; -0 and +0 are one value. */
-static inline uint64
-double_word(double v)
-{
-	uint64		bits;
-
-	if (v == 0.0)
-		v = 0.0;
-	memcpy(&bits, &v, sizeof(bits));
-	return bits;
-}
 
 /*
  * Fit a pilot on the training rows seen so far (this process's share) and
@@ -871,7 +858,7 @@ PassAddRow(PassState *st, const NullableDatum *in)
 					 errmsg("target column \"%s\" contains %s", model->target,
 							isnan(y) ? "NaN" : "Infinity"),
 					 errhint("Filter such rows out, or make the target NULL: rows without a target are skipped.")));
-		st->words[0] = double_word(y);
+		st->words[0] = SplitHashDoubleWord(y);
 	}
 
 	/*
@@ -886,26 +873,23 @@ PassAddRow(PassState *st, const NullableDatum *in)
 	fast = false;
 	if (st->all_float8)
 	{
-		double	   *design = st->row + 1;
+		double	   *vals = st->vals;
 		bool		anynull = false;
-		bool		bad = false;
+		bool		bad;
 
 		/* a NULL's Datum is no value: such a row takes the long way below */
-		h = split_word(st, 0, st->words[0]);
 		for (int i = 0; i < nf; i++)
 		{
-			double		v = DatumGetFloat8(in[i + 1].value);
-
+			vals[i] = DatumGetFloat8(in[i + 1].value);
 			anynull |= in[i + 1].isnull;
-			bad |= !(fabs(v) <= DBL_MAX);	/* NaN or infinity */
-			st->vals[i] = v;
-			design[i] = v;
-			h += split_word(st, i + 1, double_word(v));
 		}
+		h = split_word(st, 0, st->words[0]) +
+			SplitHashFloat8(st->salts + 1, vals, nf, &bad);
+		memcpy(st->row + 1, vals, sizeof(double) * nf);
 		fast = !anynull;
 		if (fast && unlikely(bad))
 			for (int i = 0; i < nf; i++)
-				CheckFinite(st->vals[i], psprintf("feature \"%s\"", model->pre.features[i].name));
+				CheckFinite(vals[i], psprintf("feature \"%s\"", model->pre.features[i].name));
 	}
 	if (!fast)
 	{
@@ -930,7 +914,7 @@ PassAddRow(PassState *st, const NullableDatum *in)
 					CheckFinite(v, psprintf("feature \"%s\"", f->name));
 				st->vals[i] = v;
 				st->row[1 + f->design_offset] = v;	/* encode_row skips these */
-				st->words[i + 1] = double_word(v);
+				st->words[i + 1] = SplitHashDoubleWord(v);
 			}
 			else
 			{
