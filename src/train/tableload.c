@@ -10,13 +10,15 @@
  * planner turns the load's query into a bare sequential scan -- no filter,
  * no join, no expression, one plain heap table: what training on a table,
  * a training set or a SELECT of some of its columns comes to -- the same
- * rows can be read with the table access method directly, in the same
- * order, under the same snapshot, with the permissions checked as the
- * executor checks them.  Tuples without NULLs whose wanted columns sit at
- * fixed offsets (fixed-width columns before them) are read at those
- * offsets; any other tuple is deformed as usual.  Each row goes to the
- * same row intake as the aggregate's (PassAddRow), so the state, and the
- * model, are those the aggregate would have made.
+ * rows can be read from the heap directly, in the same order, under the
+ * same snapshot, with the permissions checked as the executor checks them.
+ * The scan is the executor's heap scan (page at a time: heapgetpage pins a
+ * page and lists its visible tuples, as heapgettup_pagemode has it do)
+ * without the per-tuple slot store.  Tuples without NULLs whose wanted
+ * columns sit at fixed offsets (fixed-width columns before them) are read
+ * at those offsets; any other tuple is deformed as usual.  Each row goes
+ * to the same row intake as the aggregate's (PassAddRow), so the state,
+ * and the model, are those the aggregate would have made.
  *
  * Anything else -- a view that filters, row-level security, an inheritance
  * tree or partitions, another table access method, a tablesample -- makes
@@ -34,6 +36,8 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "train/pass.h"
@@ -161,6 +165,7 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 	Relation	rel;
 	TupleDesc	desc;
 	TableScanDesc scan;
+	HeapScanDesc hscan;
 	TupleTableSlot *slot;
 	MemoryContext work;
 	MemoryContext rowcxt;
@@ -227,44 +232,71 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 
 	/* the executor's scan: page at a time, same order (no synchronized start) */
 	scan = table_beginscan_strat(rel, GetActiveSnapshot(), 0, NULL, true, false);
-	slot = table_slot_create(rel, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	hscan = (HeapScanDesc) scan;
+	if (!(scan->rs_flags & SO_ALLOW_PAGEMODE))
 	{
-		HeapTuple	tuple = ((HeapTupleTableSlot *) slot)->tuple;
-		HeapTupleHeader th = tuple->t_data;
+		/* not an MVCC snapshot: no list of visible tuples per page */
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+		MemoryContextDelete(work);
+		return false;
+	}
+	slot = table_slot_create(rel, NULL);
+	for (BlockNumber blk = 0; blk < hscan->rs_nblocks; blk++)
+	{
+		Page		page;
 
-		CHECK_FOR_INTERRUPTS();
-		if (all_fixed && !HeapTupleHasNulls(tuple) &&
-			HeapTupleHeaderGetNatts(th) >= maxatt)
+		/* the page's visible tuples, its buffer pinned (interrupts served) */
+		heapgetpage(scan, blk);
+		page = BufferGetPage(hscan->rs_cbuf);
+		for (int k = 0; k < hscan->rs_ntuples; k++)
 		{
-			const char *tp = (const char *) th + th->t_hoff;
+			OffsetNumber off = hscan->rs_vistuples[k];
+			ItemId		lp = PageGetItemId(page, off);
+			HeapTupleHeader th = (HeapTupleHeader) PageGetItem(page, lp);
 
-			for (int i = 0; i < src.ncols; i++)
+			pgstat_count_heap_getnext(rel);
+			if (all_fixed && (th->t_infomask & HEAP_HASNULL) == 0 &&
+				HeapTupleHeaderGetNatts(th) >= maxatt)
 			{
-				if (src.attnums[i] == 0)
-					continue;
-				in[i].value = fetch_att(tp + offset[i], byval[i], len[i]);
-				in[i].isnull = false;
+				const char *tp = (const char *) th + th->t_hoff;
+
+				for (int i = 0; i < src.ncols; i++)
+				{
+					if (src.attnums[i] == 0)
+						continue;
+					in[i].value = fetch_att(tp + offset[i], byval[i], len[i]);
+					in[i].isnull = false;
+				}
 			}
-		}
-		else
-		{
-			slot_getsomeattrs(slot, maxatt);
-			for (int i = 0; i < src.ncols; i++)
+			else
 			{
-				if (src.attnums[i] == 0)
-					continue;
-				in[i].value = slot->tts_values[src.attnums[i] - 1];
-				in[i].isnull = slot->tts_isnull[src.attnums[i] - 1];
+				HeapTupleData tuple;
+
+				tuple.t_data = th;
+				tuple.t_len = ItemIdGetLength(lp);
+				tuple.t_tableOid = RelationGetRelid(rel);
+				ItemPointerSet(&tuple.t_self, blk, off);
+				ExecStoreBufferHeapTuple(&tuple, slot, hscan->rs_cbuf);
+				slot_getsomeattrs(slot, maxatt);
+				for (int i = 0; i < src.ncols; i++)
+				{
+					if (src.attnums[i] == 0)
+						continue;
+					in[i].value = slot->tts_values[src.attnums[i] - 1];
+					in[i].isnull = slot->tts_isnull[src.attnums[i] - 1];
+				}
 			}
+			if (st == NULL)
+				st = PassStateForRows(plan, types, src.ncols, work);
+			old = MemoryContextSwitchTo(rowcxt);
+			PassAddRow(st, in);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+			nrows++;
 		}
-		if (st == NULL)
-			st = PassStateForRows(plan, types, src.ncols, work);
-		old = MemoryContextSwitchTo(rowcxt);
-		PassAddRow(st, in);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
-		nrows++;
+		/* the slot may hold a pin on this page's buffer: drop it */
+		ExecClearTuple(slot);
 	}
 	elog(DEBUG1, "load read %llu rows of \"%s\" from its heap",
 		 (unsigned long long) nrows, RelationGetRelationName(rel));
