@@ -475,23 +475,32 @@ build_copy_chunk(void *arg, int64 item)
 }
 
 /*
- * The loaded rows are copied: remember their chunks, whose pages
- * DatasetRelease gives back to the kernel from a helper thread, rather
- * than ~120 frees that would each unmap their pages in this thread.  The
- * chunks are freed with the state's memory.
+ * The loaded rows are copied: remember their memory -- the load's slabs,
+ * and any chunk of its own -- whose pages DatasetRelease gives back to the
+ * kernel from a helper thread, rather than have the final free unmap them
+ * in this thread.  The memory is freed with the state's.
  */
 static void
 keep_chunks_for_release(Dataset *ds, PassState *st, StashChunk **chunks, int nchunks)
 {
+	int			n = st->nslabs;
+
 	ds->loaded_cxt = st->mcxt;
-	ds->nloaded = nchunks;
-	ds->loaded = palloc(sizeof(void *) * Max(nchunks, 1));
-	ds->loaded_len = palloc(sizeof(Size) * Max(nchunks, 1));
+	ds->loaded = palloc(sizeof(void *) * Max(nchunks + st->nslabs, 1));
+	ds->loaded_len = palloc(sizeof(Size) * Max(nchunks + st->nslabs, 1));
+	for (int i = 0; i < st->nslabs; i++)
+	{
+		ds->loaded[i] = st->slabs[i];
+		ds->loaded_len[i] = PassSlabBytes(st);
+	}
 	for (int i = 0; i < nchunks; i++)
 	{
-		ds->loaded[i] = chunks[i];
-		ds->loaded_len[i] = PassChunkBytes(st, chunks[i]);
+		if (chunks[i]->in_slab)
+			continue;
+		ds->loaded[n] = chunks[i];
+		ds->loaded_len[n++] = PassChunkBytes(st, chunks[i]);
 	}
+	ds->nloaded = n;
 }
 
 /*

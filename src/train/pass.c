@@ -470,7 +470,8 @@ stash_drop(PassState *st)
 	{
 		StashChunk *next = c->next;
 
-		pfree(c);
+		if (!c->in_slab)
+			pfree(c);
 		c = next;
 	}
 	st->stash = NULL;
@@ -478,9 +479,12 @@ stash_drop(PassState *st)
 	if (st->spare)
 	{
 		AifPrefaultWait(st->spare_pf);
-		pfree(st->spare);
 		st->spare = NULL;
 	}
+	for (int i = 0; i < st->nslabs; i++)
+		pfree(st->slabs[i]);
+	st->nslabs = 0;
+	st->slab_free = 0;
 	if (st->matrix)
 	{
 		pfree(st->matrix);
@@ -497,14 +501,54 @@ stash_chunk_bytes(const PassState *st, int capacity, bool side)
 		sizeof(double) * (Size) capacity * (st->stash_width + (side ? 2 : 0));
 }
 
+/*
+ * A load's full-size chunks are carved from slabs of LOAD_SLAB_CHUNKS
+ * chunks: each slab is one allocation of tens of megabytes, which malloc
+ * maps on its own and unmaps at once when freed.  Chunks of a megabyte or
+ * two allocated one by one would come, after the first few, from the
+ * brk heap (glibc raises its mmap threshold as mapped chunks are freed),
+ * and freeing a hundred of them at the end of train() made the backend
+ * trim the heap a hundred times.
+ */
+#define LOAD_SLAB_CHUNKS 24
+
 static StashChunk *
 stash_alloc_chunk(PassState *st, int capacity, bool side)
 {
-	StashChunk *c = MemoryContextAlloc(st->mcxt, stash_chunk_bytes(st, capacity, side));
+	Size		bytes = MAXALIGN(stash_chunk_bytes(st, capacity, side));
+	StashChunk *c;
 
+	if (st->mode == PASS_LOAD && side && capacity == STASH_CHUNK_ROWS)
+	{
+		if (st->slab_free < bytes)
+		{
+			if (st->slabs == NULL)
+				st->slabs = MemoryContextAlloc(st->mcxt, sizeof(char *) * 8);
+			else if (st->nslabs % 8 == 0)
+				st->slabs = repalloc(st->slabs, sizeof(char *) * (st->nslabs + 8));
+			st->slabs[st->nslabs++] =
+				MemoryContextAllocHuge(st->mcxt, bytes * LOAD_SLAB_CHUNKS);
+			st->slab_free = bytes * LOAD_SLAB_CHUNKS;
+		}
+		c = (StashChunk *) (st->slabs[st->nslabs - 1] + bytes * LOAD_SLAB_CHUNKS -
+							st->slab_free);
+		st->slab_free -= bytes;
+		c->in_slab = true;
+	}
+	else
+	{
+		c = MemoryContextAlloc(st->mcxt, bytes);
+		c->in_slab = false;
+	}
 	c->capacity = capacity;
 	c->side = side ? c->rows + (Size) capacity * st->stash_width : NULL;
 	return c;
+}
+
+Size
+PassSlabBytes(const PassState *st)
+{
+	return MAXALIGN(stash_chunk_bytes(st, STASH_CHUNK_ROWS, true)) * LOAD_SLAB_CHUNKS;
 }
 
 Size
@@ -581,8 +625,8 @@ PassLoadMatrix(PassState *st, int64 nrows)
 
 	if (st->spare)
 	{
+		/* a slab's chunk, freed with its slab */
 		AifPrefaultWait(st->spare_pf);
-		pfree(st->spare);
 		st->spare = NULL;
 	}
 	st->matrix = NULL;

@@ -114,6 +114,7 @@ typedef struct StashChunk
 	 * without touching the rows.  NULL in other chunks.
 	 */
 	double	   *side;
+	bool		in_slab;		/* carved from a load's slab, not palloc'd */
 	double		rows[FLEXIBLE_ARRAY_MEMBER];	/* nrows x stash_width */
 } StashChunk;
 
@@ -170,6 +171,9 @@ typedef struct PassState
 	StashChunk *stash;			/* newest chunk first */
 	StashChunk *spare;			/* LOAD: the next chunk, made resident ahead */
 	struct AifPrefault *spare_pf;	/* ... with the matrix rows of its rows */
+	char	  **slabs;			/* LOAD: the allocations its chunks are carved from */
+	int			nslabs;
+	Size		slab_free;		/* bytes left in the newest slab */
 	double	   *matrix;			/* LOAD: room for the dataset (PassLoadMatrix) */
 	int64		matrix_rows;	/* rows it has room for */
 	bool		stash_overflow;
@@ -213,8 +217,9 @@ extern PassState *PassStateDeserialize(bytea *bytes, MemoryContext mcxt);
  */
 extern double *PassLoadMatrix(PassState *st, int64 nrows);
 
-/* The bytes of chunk c's allocation. */
+/* The bytes of chunk c's allocation; of each of a load's slabs. */
 extern Size PassChunkBytes(const PassState *st, const StashChunk *c);
+extern Size PassSlabBytes(const PassState *st);
 
 /* Class index of a label (classification), or -1; lookup from ClassLookup. */
 extern int *ClassLookup(const Model *model);
