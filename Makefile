@@ -29,6 +29,7 @@ OBJS = \
 	src/core/modelbytes.o \
 	src/core/source.o \
 	src/core/prefault.o \
+	src/core/bigmem.o \
 	src/core/threads.o \
 	src/features/featureview.o \
 	src/features/online.o \

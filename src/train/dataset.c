@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "aifactory.h"
+#include "core/bigmem.h"
 #include "core/prefault.h"
 #include "core/threads.h"
 #include "miscadmin.h"
@@ -475,24 +476,26 @@ build_copy_chunk(void *arg, int64 item)
 }
 
 /*
- * The loaded rows are copied: remember their memory -- the load's slabs,
- * and any chunk of its own -- whose pages DatasetRelease gives back to the
- * kernel from a helper thread, rather than have the final free unmap them
- * in this thread.  The memory is freed with the state's.
+ * The loaded rows are copied: their memory -- the load's slabs, which the
+ * dataset takes over from the state, and any chunk of the state's own --
+ * goes back to the kernel when DatasetRelease or DatasetReleaseLoaded
+ * says, from helper threads.
  */
 static void
 keep_chunks_for_release(Dataset *ds, PassState *st, StashChunk **chunks, int nchunks)
 {
-	int			n = st->nslabs;
+	int			n = 0;
+
+	ds->nslabs = st->nslabs;
+	ds->slabs = palloc(sizeof(void *) * Max(st->nslabs, 1));
+	for (int i = 0; i < st->nslabs; i++)
+		ds->slabs[i] = st->slabs[i];
+	st->nslabs = 0;
+	st->slab_free = 0;
 
 	ds->loaded_cxt = st->mcxt;
-	ds->loaded = palloc(sizeof(void *) * Max(nchunks + st->nslabs, 1));
-	ds->loaded_len = palloc(sizeof(Size) * Max(nchunks + st->nslabs, 1));
-	for (int i = 0; i < st->nslabs; i++)
-	{
-		ds->loaded[i] = st->slabs[i];
-		ds->loaded_len[i] = PassSlabBytes(st);
-	}
+	ds->loaded = palloc(sizeof(void *) * Max(nchunks, 1));
+	ds->loaded_len = palloc(sizeof(Size) * Max(nchunks, 1));
 	for (int i = 0; i < nchunks; i++)
 	{
 		if (chunks[i]->in_slab)
@@ -553,8 +556,7 @@ DatasetBuild(PassState *st, Model *model, double test_size, ImputeStrategy strat
 	 */
 	X = PassLoadMatrix(st, nrows);
 	if (X == NULL)
-		X = MemoryContextAllocHuge(CurrentMemoryContext,
-								   sizeof(double) * Max(nrows * (p + 1), 1));
+		X = AifBigAlloc(CurrentMemoryContext, sizeof(double) * Max(nrows * (p + 1), 1));
 
 	/* every row's split hash, and its class when the split is stratified */
 	hash = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * Max(nrows, 1));
@@ -737,32 +739,30 @@ DatasetStandardize(Dataset *ds, bool center_columns, double *center, double *sca
 }
 
 /*
- * The dataset is dead: its matrices' pages, and those of the loaded rows,
- * go back to the kernel from helper threads (core/prefault.h) while the
- * caller goes on -- on the benchmark's 1M x 20, ~35 ms of unmapping that
- * would otherwise run in this thread, while it registers the model; the
- * memory is freed with its contexts as usual.  ds must not be used again.
+ * The dataset is dead: its matrices, and the loaded rows, are unmapped by
+ * a detached helper (core/bigmem.h) while the caller goes on -- on the
+ * benchmark's 1M x 20, ~35 ms of unmapping that would otherwise run in
+ * this thread, or that it would wait for when its context goes.  ds must
+ * not be used again.
  */
 void
 DatasetRelease(Dataset *ds)
 {
-	Size		bytes = sizeof(double) * (Size) (ds->ntrain + ds->ntest) * (ds->p + 1);
-
-	/* one allocation holds the matrices and the targets (DatasetBuild) */
 	if (ds->Xtrain != NULL)
 	{
-		void	   *ptr = ds->Xtrain;
+		void	   *X = ds->Xtrain;
 
-		(void) AifReleaseStart(GetMemoryChunkContext(ptr), &ptr, &bytes, 1);
+		AifBigFreeAsync(&X, 1);
 	}
 	DatasetReleaseLoaded(ds);
 	ds->Xtrain = ds->Xtest = ds->ytrain = ds->ytest = NULL;
 }
 
-/* The loaded rows ds was built from go back the same way. */
 void
 DatasetReleaseLoaded(Dataset *ds)
 {
+	AifBigFreeAsync(ds->slabs, ds->nslabs);
+	ds->nslabs = 0;
 	if (ds->nloaded > 0)
 		(void) AifReleaseStart(ds->loaded_cxt, ds->loaded, ds->loaded_len, ds->nloaded);
 	ds->nloaded = 0;

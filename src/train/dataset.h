@@ -23,7 +23,11 @@ typedef struct Dataset
 	double	   *Xtest;			/* ntest x p, column-major */
 	double	   *ytrain;			/* target, or class index */
 	double	   *ytest;
-	/* the loaded rows' chunks, dead once copied, for DatasetRelease */
+	/* one buffer (core/bigmem.h) holds the matrices and the targets */
+	/* the loaded rows, dead once copied, for DatasetRelease: the load's slabs ... */
+	int			nslabs;
+	void	  **slabs;
+	/* ... and any chunk of its own (palloc'd in loaded_cxt) */
 	MemoryContext loaded_cxt;
 	int			nloaded;
 	void	  **loaded;
@@ -68,8 +72,8 @@ extern void DatasetStandardize(Dataset *ds, bool center_columns, double *center,
 
 /*
  * ds will not be read again: its memory, and that of the loaded rows it
- * was built from, starts going back to the kernel (in helper threads) and
- * ds's pointers are cleared.
+ * was built from, goes back to the kernel from helper threads, without
+ * this thread waiting for them, and ds's pointers are cleared.
  */
 extern void DatasetRelease(Dataset *ds);
 

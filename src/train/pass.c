@@ -15,6 +15,7 @@
 #include "access/parallel.h"
 #include "common/hashfn.h"
 #include "algorithms/splithash.h"
+#include "core/bigmem.h"
 #include "core/blas.h"
 #include "core/prefault.h"
 #include "fmgr.h"
@@ -482,12 +483,12 @@ stash_drop(PassState *st)
 		st->spare = NULL;
 	}
 	for (int i = 0; i < st->nslabs; i++)
-		pfree(st->slabs[i]);
+		AifBigFree(st->slabs[i]);
 	st->nslabs = 0;
 	st->slab_free = 0;
 	if (st->matrix)
 	{
-		pfree(st->matrix);
+		AifBigFree(st->matrix);
 		st->matrix = NULL;
 		st->matrix_rows = 0;
 	}
@@ -503,12 +504,12 @@ stash_chunk_bytes(const PassState *st, int capacity, bool side)
 
 /*
  * A load's full-size chunks are carved from slabs of LOAD_SLAB_CHUNKS
- * chunks: each slab is one allocation of tens of megabytes, which malloc
- * maps on its own and unmaps at once when freed.  Chunks of a megabyte or
- * two allocated one by one would come, after the first few, from the
- * brk heap (glibc raises its mmap threshold as mapped chunks are freed),
- * and freeing a hundred of them at the end of train() made the backend
- * trim the heap a hundred times.
+ * chunks: each slab a buffer mapped for itself (core/bigmem.h), which a
+ * helper unmaps once the dataset is built.  Chunks of a megabyte or two
+ * palloc'd one by one came, after the first few, from the brk heap (glibc
+ * raises its mmap threshold as mapped chunks are freed), and freeing a
+ * hundred of them at the end of train() made the backend trim the heap a
+ * hundred times.
  */
 #define LOAD_SLAB_CHUNKS 24
 
@@ -526,8 +527,7 @@ stash_alloc_chunk(PassState *st, int capacity, bool side)
 				st->slabs = MemoryContextAlloc(st->mcxt, sizeof(char *) * 8);
 			else if (st->nslabs % 8 == 0)
 				st->slabs = repalloc(st->slabs, sizeof(char *) * (st->nslabs + 8));
-			st->slabs[st->nslabs++] =
-				MemoryContextAllocHuge(st->mcxt, bytes * LOAD_SLAB_CHUNKS);
+			st->slabs[st->nslabs++] = AifBigAlloc(st->mcxt, bytes * LOAD_SLAB_CHUNKS);
 			st->slab_free = bytes * LOAD_SLAB_CHUNKS;
 		}
 		c = (StashChunk *) (st->slabs[st->nslabs - 1] + bytes * LOAD_SLAB_CHUNKS -
@@ -581,9 +581,9 @@ stash_prefault_next(PassState *st)
 		Size		bytes = sizeof(double) * (Size) rows * mwidth;
 
 		if (st->matrix == NULL)
-			st->matrix = MemoryContextAllocHuge(st->mcxt, bytes);
+			st->matrix = AifBigAlloc(st->mcxt, bytes);
 		else
-			st->matrix = repalloc_huge(st->matrix, bytes);
+			st->matrix = AifBigResize(st->matrix, bytes);
 		st->matrix_rows = rows;
 	}
 	st->spare = stash_alloc_chunk(st, STASH_CHUNK_ROWS, true);
@@ -635,11 +635,11 @@ PassLoadMatrix(PassState *st, int64 nrows)
 		return NULL;
 	if (rows < Max(nrows, 1) || mwidth <= 0)
 	{
-		pfree(m);
+		AifBigFree(m);
 		return NULL;
 	}
 	/* the room never used goes back (the kernel shrinks it in place) */
-	return repalloc_huge(m, sizeof(double) * (Size) Max(nrows, 1) * mwidth);
+	return AifBigResize(m, sizeof(double) * (Size) Max(nrows, 1) * mwidth);
 }
 
 /* Keep an encoded test row, unless the budget is spent. */
