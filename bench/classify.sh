@@ -26,6 +26,8 @@
 #   AIF_BENCH_WARMUPS         warm-up runs before them (1)
 #   AIF_BENCH_KMEANS_RUNS     timed runs of each k-means fit (2); no warm-up
 #                             (AIF_BENCH_KMEANS_WARMUPS, 0)
+#   AIF_SHARED_BUFFERS        shared_buffers of the throwaway cluster (PostgreSQL's 128MB
+#                             by default; e.g. 2GB to hold the 206 MB table in the buffer pool)
 #   AIF_PORT_BASE             first port tried (5433)
 #   AIF_KEEP=1                keep the cluster's directory under /tmp
 set -Eeuo pipefail

@@ -185,6 +185,10 @@ aif_cluster_config() {
 		echo "log_rotation_age = 0"
 		echo "log_rotation_size = 0"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
+		# the benchmarks may size the buffer pool (PostgreSQL's default is 128MB)
+		if [ -n "${AIF_SHARED_BUFFERS:-}" ]; then
+			echo "shared_buffers = '$AIF_SHARED_BUFFERS'"
+		fi
 		if [ "$mode" = test ]; then
 			echo "fsync = off"
 			echo "synchronous_commit = off"
