@@ -67,6 +67,16 @@ big_track(void *ptr)
 }
 
 static void
+map_failed(Size maplen)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory"),
+			 errdetail("Failed to map %zu bytes for training data.", maplen),
+			 errhint("Lower aifactory.train_memory, or free memory on the server.")));
+}
+
+static void
 big_reset_callback(void *arg)
 {
 	BigTrack   *t = (BigTrack *) arg;
@@ -85,11 +95,7 @@ AifBigAlloc(MemoryContext owner, Size len)
 
 	base = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed to map %zu bytes for training data.", maplen),
-				 errhint("Lower aifactory.train_memory, or free memory on the server.")));
+		map_failed(maplen);
 	t->base = base;
 	t->maplen = maplen;
 	t->mapped = true;
@@ -112,11 +118,7 @@ AifBigResize(void *ptr, Size len)
 		return ptr;
 	base = mremap(t->base, t->maplen, maplen, MREMAP_MAYMOVE);
 	if (base == MAP_FAILED)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed to grow a training buffer to %zu bytes.", maplen),
-				 errhint("Lower aifactory.train_memory, or free memory on the server.")));
+		map_failed(maplen);
 	t->base = base;
 	t->maplen = maplen;
 	return base + page_size();

@@ -146,33 +146,23 @@ ResolveColumns(TrainRun *run, TupleDesc desc, ArrayType *features)
 	}
 
 	/*
-	 * The pass query: target first (a constant for the unsupervised tasks),
-	 * then the features, by name.
+	 * The pass query, and the same columns as a query's own (for a load
+	 * read straight from a table): target first (a constant for the
+	 * unsupervised tasks), then the features, by name.
 	 */
 	{
-		StringInfoData sql;
+		StringInfoData cols;
 
-		initStringInfo(&sql);
+		initStringInfo(&cols);
 		if (run->target != NULL)
-			appendStringInfo(&sql, "SELECT aifactory._train_pass($1, s.%s",
-							 quote_identifier(run->target));
+			appendStringInfo(&cols, "s.%s", quote_identifier(run->target));
 		else
-			appendStringInfoString(&sql, "SELECT aifactory._train_pass($1, 0::pg_catalog.float8");
+			appendStringInfoString(&cols, "0::pg_catalog.float8");
 		for (int i = 0; i < n; i++)
-			appendStringInfo(&sql, ", s.%s", quote_identifier(model->pre.features[i].name));
-		appendStringInfo(&sql, ") FROM %s AS s", run->from);
-		run->pass_sql = sql.data;
-
-		/* the same columns as a query's, for a load read from a table */
-		initStringInfo(&sql);
-		if (run->target != NULL)
-			appendStringInfo(&sql, "SELECT s.%s", quote_identifier(run->target));
-		else
-			appendStringInfoString(&sql, "SELECT 0::pg_catalog.float8");
-		for (int i = 0; i < n; i++)
-			appendStringInfo(&sql, ", s.%s", quote_identifier(model->pre.features[i].name));
-		appendStringInfo(&sql, " FROM %s AS s", run->from);
-		run->rows_sql = sql.data;
+			appendStringInfo(&cols, ", s.%s", quote_identifier(model->pre.features[i].name));
+		run->pass_sql = psprintf("SELECT aifactory._train_pass($1, %s) FROM %s AS s",
+								 cols.data, run->from);
+		run->rows_sql = psprintf("SELECT %s FROM %s AS s", cols.data, run->from);
 	}
 }
 
