@@ -817,10 +817,12 @@ label_cache_lookup(PassState *st, Datum value, double *y)
 
 /*
  * One row of the source: in[0] is the target, in[1 .. nfeatures] the
- * features.  Runs in memory that is reset after the row.
+ * features -- or, with x, the features are the nfeatures float8 values x
+ * (none NULL; only for a state that takes float8 rows) and in[0] alone is
+ * read.  Runs in memory that is reset after the row.
  */
-void
-PassAddRow(PassState *st, const NullableDatum *in)
+static void
+pass_add_row(PassState *st, const NullableDatum *in, const double *x)
 {
 	PassPlan   *plan = st->plan;
 	Model	   *model = plan->model;
@@ -917,16 +919,22 @@ PassAddRow(PassState *st, const NullableDatum *in)
 	fast = false;
 	if (st->all_float8)
 	{
-		double	   *vals = st->vals;
+		const double *vals = x;
 		bool		anynull = false;
 		bool		bad;
 
-		/* a NULL's Datum is no value: such a row takes the long way below */
-		for (int i = 0; i < nf; i++)
+		if (vals == NULL)
 		{
-			vals[i] = DatumGetFloat8(in[i + 1].value);
-			anynull |= in[i + 1].isnull;
+			/* a NULL's Datum is no value: such a row takes the long way below */
+			for (int i = 0; i < nf; i++)
+			{
+				st->vals[i] = DatumGetFloat8(in[i + 1].value);
+				anynull |= in[i + 1].isnull;
+			}
+			vals = st->vals;
 		}
+		else if (st->mode != PASS_LOAD)
+			memcpy(st->vals, x, sizeof(double) * nf);	/* the sums below read them */
 		h = split_word(st, 0, st->words[0]) +
 			SplitHashFloat8(st->salts + 1, vals, nf, &bad);
 		memcpy(st->row + 1, vals, sizeof(double) * nf);
@@ -1108,6 +1116,25 @@ PassAddRow(PassState *st, const NullableDatum *in)
 			}
 			break;
 	}
+}
+
+void
+PassAddRow(PassState *st, const NullableDatum *in)
+{
+	pass_add_row(st, in, NULL);
+}
+
+bool
+PassTakesFloat8Rows(const PassState *st)
+{
+	return st->all_float8;
+}
+
+void
+PassAddFloat8Row(PassState *st, const NullableDatum *target, const double *x)
+{
+	Assert(st->all_float8);
+	pass_add_row(st, target, x);
 }
 
 Datum

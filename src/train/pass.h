@@ -250,6 +250,13 @@ extern double PassHashFraction(uint64 h);
 extern PassState *PassStateForRows(bytea *plan, const Oid *types, int nargs,
 								   MemoryContext cxt);
 extern void PassAddRow(PassState *st, const NullableDatum *in);
+
+/*
+ * Whether st's features are all float8 in design order; then a row can
+ * also be given as its target and its nfeatures values, none NULL.
+ */
+extern bool PassTakesFloat8Rows(const PassState *st);
+extern void PassAddFloat8Row(PassState *st, const NullableDatum *target, const double *x);
 extern void PassStateDetach(PassState *st, MemoryContext parent);
 
 /*

@@ -16,9 +16,11 @@
  * page and lists its visible tuples, as heapgettup_pagemode has it do)
  * without the per-tuple slot store.  Tuples without NULLs whose wanted
  * columns sit at fixed offsets (fixed-width columns before them) are read
- * at those offsets; any other tuple is deformed as usual.  Each row goes
- * to the same row intake as the aggregate's (PassAddRow), so the state,
- * and the model, are those the aggregate would have made.
+ * at those offsets -- float8 features handed over as an array, straight
+ * from the tuple when they lie side by side in the model's order; any
+ * other tuple is deformed as usual.  Each row goes to the same row intake
+ * as the aggregate's (PassAddRow, PassAddFloat8Row), so the state, and the
+ * model, are those the aggregate would have made.
  *
  * Anything else -- a view that filters, row-level security, an inheritance
  * tree or partitions, another table access method, a tablesample -- makes
@@ -32,6 +34,7 @@
 #include "access/htup_details.h"
 #include "access/tableam.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -177,6 +180,9 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 	bool	   *byval;
 	int16	   *len;
 	bool		all_fixed = true;
+	bool		float8_rows;
+	bool		adjacent;
+	double	   *xbuf;
 	int			maxatt = 0;
 	uint64		nrows = 0;
 
@@ -230,6 +236,20 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 	}
 	MemoryContextSwitchTo(old);
 
+	/*
+	 * Features all float8 at fixed offsets: a tuple's go to the state as
+	 * float8 values, from the tuple itself when they lie side by side in
+	 * the state's order (if the state takes float8 rows: see the first row).
+	 */
+	float8_rows = all_fixed && src.ncols > 1;
+	adjacent = true;
+	for (int i = 1; i < src.ncols; i++)
+	{
+		float8_rows &= src.attnums[i] > 0 && types[i] == FLOAT8OID;
+		adjacent &= i == 1 || offset[i] == offset[i - 1] + (int) sizeof(double);
+	}
+	xbuf = MemoryContextAlloc(work, sizeof(double) * Max(src.ncols, 1));
+
 	/* the executor's scan: page at a time, same order (no synchronized start) */
 	scan = table_beginscan_strat(rel, GetActiveSnapshot(), 0, NULL, true, false);
 	hscan = (HeapScanDesc) scan;
@@ -256,11 +276,37 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 			HeapTupleHeader th = (HeapTupleHeader) PageGetItem(page, lp);
 
 			pgstat_count_heap_getnext(rel);
+			if (st == NULL)
+			{
+				st = PassStateForRows(plan, types, src.ncols, work);
+				float8_rows &= PassTakesFloat8Rows(st);
+			}
 			if (all_fixed && (th->t_infomask & HEAP_HASNULL) == 0 &&
 				HeapTupleHeaderGetNatts(th) >= maxatt)
 			{
 				const char *tp = (const char *) th + th->t_hoff;
 
+				if (float8_rows)
+				{
+					/* the features as they lie in the tuple, or gathered */
+					const double *x = (const double *) (tp + offset[1]);
+
+					if (src.attnums[0] != 0)
+						in[0].value = fetch_att(tp + offset[0], byval[0], len[0]);
+					in[0].isnull = false;
+					if (!adjacent)
+					{
+						for (int i = 1; i < src.ncols; i++)
+							memcpy(&xbuf[i - 1], tp + offset[i], sizeof(double));
+						x = xbuf;
+					}
+					old = MemoryContextSwitchTo(rowcxt);
+					PassAddFloat8Row(st, in, x);
+					MemoryContextSwitchTo(old);
+					MemoryContextReset(rowcxt);
+					nrows++;
+					continue;
+				}
 				for (int i = 0; i < src.ncols; i++)
 				{
 					if (src.attnums[i] == 0)
@@ -287,8 +333,6 @@ PassLoadFromTable(const char *sql, bytea *plan, MemoryContext cxt, PassState **r
 					in[i].isnull = slot->tts_isnull[src.attnums[i] - 1];
 				}
 			}
-			if (st == NULL)
-				st = PassStateForRows(plan, types, src.ncols, work);
 			old = MemoryContextSwitchTo(rowcxt);
 			PassAddRow(st, in);
 			MemoryContextSwitchTo(old);

@@ -24,7 +24,7 @@
 SET client_min_messages = warning;
 SET extra_float_digits = 3;
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 
 -- ---- helpers ---------------------------------------------------------------------------------
 
@@ -97,6 +97,23 @@ SELECT aifactory.train('named', 'tl', 'label', 'logistic', seed => 7);
 SELECT is(pg_temp.same_model('named', 'fixed_exec', 'tl'), 'same',
           'the table by name = the executor''s load of the same columns');
 
+-- float8 features handed over as they lie in the tuple (side by side, in the query's
+-- order), or gathered (a column between them, or another order)
+CREATE FUNCTION pg_temp.train_f8(p text, cols text, tbl text DEFAULT 'tl') RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM aifactory.train(p, format('SELECT %s, label FROM %s', cols, tbl), 'label', 'logistic',
+                            '{"impute": "median"}', seed => 7);
+    PERFORM aifactory.train(p || '_exec', format('SELECT %s, label FROM %s WHERE a >= 0', cols, tbl),
+                            'label', 'logistic', '{"impute": "median"}', seed => 7);
+END
+$$;
+SELECT pg_temp.train_f8('f8side', 'a, b');
+SELECT pg_temp.train_f8('f8gap', 'a, b, d');
+SELECT pg_temp.train_f8('f8swap', 'b, a');
+SELECT is(format('%s, %s, %s', pg_temp.same_model('f8side', 'f8side_exec', 'tl'),
+                 pg_temp.same_model('f8gap', 'f8gap_exec', 'tl'), pg_temp.same_model('f8swap', 'f8swap_exec', 'tl')),
+          'same, same, same', 'float8 features side by side, apart, swapped');
+
 -- NULLs: those tuples are deformed as usual; median imputation
 CREATE TABLE tl_null AS SELECT * FROM tl;
 UPDATE tl_null SET b = NULL WHERE id % 17 = 0;
@@ -104,6 +121,10 @@ SELECT pg_temp.train_both('nulls', 'SELECT id, a, b, c, label FROM tl_null', 'la
                           '{"impute": "median"}');
 SELECT is(pg_temp.same_model('nulls', 'nulls_exec', 'tl_null'), 'same',
           'some tuples with NULLs, imputed by the median');
+
+SELECT pg_temp.train_f8('f8null', 'a, b', 'tl_null');
+SELECT is(pg_temp.same_model('f8null', 'f8null_exec', 'tl_null'), 'same',
+          'float8 features, some tuples with NULLs among the others');
 
 -- a dropped column before the features, and a column added after the rows were written
 CREATE TABLE tl_alter AS SELECT id, 1.0::float8 AS gone, a, b, c, label FROM tl;
