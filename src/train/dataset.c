@@ -399,8 +399,9 @@ build_hash_chunk(void *arg, int64 item)
 	StashChunk *c = t->chunks[item];
 	double	   *row = c->rows;
 	int64		at = t->first[item];
+	int			stride = StashRowStride(t->width, c);
 
-	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
+	for (int r = 0; r < c->nrows; r++, row += stride, at++)
 	{
 		/* a load's chunk has them side by side; else in the row */
 		double	   *y = c->side ? &c->side[r] : &row[t->p];
@@ -446,9 +447,10 @@ build_copy_chunk(void *arg, int64 item)
 	int64		ite = at - itr;
 	double	   *trsum = t->sums + (Size) item * 2 * p;
 	double	   *tesum = trsum + p;
+	int			stride = StashRowStride(t->width, c);
 
 	memset(trsum, 0, sizeof(double) * 2 * p);
-	for (int r = 0; r < c->nrows; r++, row += t->width, at++)
+	for (int r = 0; r < c->nrows; r++, row += stride, at++)
 	{
 		if (t->is_test[at])
 		{

@@ -494,12 +494,14 @@ stash_drop(PassState *st)
 	}
 }
 
-/* The bytes of a chunk of capacity rows (with side values or not). */
+/*
+ * The bytes of a chunk of capacity rows: stash_width doubles a row either
+ * way (a load's chunk keeps two of them on the side).
+ */
 static inline Size
 stash_chunk_bytes(const PassState *st, int capacity, bool side)
 {
-	return offsetof(StashChunk, rows) +
-		sizeof(double) * (Size) capacity * (st->stash_width + (side ? 2 : 0));
+	return offsetof(StashChunk, rows) + sizeof(double) * (Size) capacity * st->stash_width;
 }
 
 /*
@@ -541,7 +543,7 @@ stash_alloc_chunk(PassState *st, int capacity, bool side)
 		c->in_slab = false;
 	}
 	c->capacity = capacity;
-	c->side = side ? c->rows + (Size) capacity * st->stash_width : NULL;
+	c->side = side ? c->rows + (Size) capacity * (st->stash_width - 2) : NULL;
 	return c;
 }
 
@@ -567,7 +569,7 @@ PassChunkBytes(const PassState *st, const StashChunk *c)
 static void
 stash_prefault_next(PassState *st)
 {
-	Size		rowbytes = sizeof(double) * (st->stash_width + 2);	/* with side values */
+	Size		rowbytes = sizeof(double) * st->stash_width;
 	int			mwidth = st->stash_width - 1;	/* design and target */
 	int64		need = st->stash_rows + 2 * STASH_CHUNK_ROWS;
 
@@ -647,15 +649,13 @@ static void
 stash_row(PassState *st, const double *design_and_y)
 {
 	Size		rowbytes = sizeof(double) * st->stash_width;
-	/* what a row costs the budget: a load's also has its side values */
-	Size		budgeted = rowbytes + (st->mode == PASS_LOAD ? 2 * sizeof(double) : 0);
 	StashChunk *c = st->stash;
 
 	if (st->stash_overflow)
 		return;
 	if (c == NULL || c->nrows == STASH_CHUNK_ROWS)
 	{
-		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * budgeted > (Size) st->stash_limit)
+		if ((Size) (st->stash_rows + STASH_CHUNK_ROWS) * rowbytes > (Size) st->stash_limit)
 		{
 			/* over budget: give the rows up; train() scans once more */
 			stash_drop(st);
@@ -664,12 +664,16 @@ stash_row(PassState *st, const double *design_and_y)
 		}
 		c = stash_new_chunk(st, STASH_CHUNK_ROWS, st->mode == PASS_LOAD);
 	}
-	memcpy(c->rows + (Size) c->nrows * st->stash_width, design_and_y, rowbytes);
 	if (c->side)
 	{
-		c->side[c->nrows] = design_and_y[st->stash_width - 2];
-		c->side[c->capacity + c->nrows] = design_and_y[st->stash_width - 1];
+		int			p = st->stash_width - 2;
+
+		memcpy(c->rows + (Size) c->nrows * p, design_and_y, sizeof(double) * p);
+		c->side[c->nrows] = design_and_y[p];
+		c->side[c->capacity + c->nrows] = design_and_y[p + 1];
 	}
+	else
+		memcpy(c->rows + (Size) c->nrows * st->stash_width, design_and_y, rowbytes);
 	c->nrows++;
 	st->stash_rows++;
 }
@@ -1391,8 +1395,23 @@ aifactory_train_serialize(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, st->stash_width);
 	pq_sendint64(&buf, st->stash_rows);
 	for (StashChunk *c = st->stash; c != NULL; c = c->next)
-		pq_sendbytes(&buf, (char *) c->rows,
-					 (Size) c->nrows * st->stash_width * sizeof(double));
+	{
+		int			p = st->stash_width - 2;
+
+		if (c->side == NULL)
+		{
+			pq_sendbytes(&buf, (char *) c->rows,
+						 (Size) c->nrows * st->stash_width * sizeof(double));
+			continue;
+		}
+		/* a load's chunk: each row whole, as the other chunks' */
+		for (int r = 0; r < c->nrows; r++)
+		{
+			pq_sendbytes(&buf, (char *) (c->rows + (Size) r * p), sizeof(double) * p);
+			pq_sendbytes(&buf, (char *) &c->side[r], sizeof(double));
+			pq_sendbytes(&buf, (char *) &c->side[c->capacity + r], sizeof(double));
+		}
+	}
 	pq_sendint64(&buf, st->acc.n);
 	pq_sendfloat8(&buf, st->acc.sse);
 	pq_sendfloat8(&buf, st->acc.sae);

@@ -108,15 +108,20 @@ typedef struct StashChunk
 	int			capacity;		/* rows it has room for */
 
 	/*
-	 * A load's chunk also keeps each row's target and split hash (the last
-	 * two values of its row) side by side: the target of row r in side[r],
-	 * the hash's bits in side[capacity + r], so that the split reads them
-	 * without touching the rows.  NULL in other chunks.
+	 * A load's chunk keeps each row's target and split hash (the last two
+	 * values of its row) side by side, apart from its design values: the
+	 * target of row r in side[r], the hash's bits in side[capacity + r],
+	 * so that the split reads them without touching the rows, which hold
+	 * the design values alone (nrows x (stash_width - 2)).  NULL in other
+	 * chunks, whose rows are whole (nrows x stash_width).
 	 */
 	double	   *side;
 	bool		in_slab;		/* carved from a load's slab, not palloc'd */
-	double		rows[FLEXIBLE_ARRAY_MEMBER];	/* nrows x stash_width */
+	double		rows[FLEXIBLE_ARRAY_MEMBER];
 } StashChunk;
+
+/* The doubles of one row in c->rows. */
+#define StashRowStride(width, c) ((c)->side ? (width) - 2 : (width))
 
 /* Error metrics accumulated over rows (Welford for the target). */
 typedef struct MetricAcc
