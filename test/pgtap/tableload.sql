@@ -15,8 +15,9 @@
 --   3. what must not be read directly: row-level security, inheritance,
 --      a view that filters; permissions as the executor checks them
 --      (table, column, a view's owner)
---   4. an error in the last row of a large table: a clean error, and the
---      same session trains right after
+--   4. an error in the last row of a large table, and a load past
+--      aifactory.train_memory: clean errors, and the same session trains
+--      right after
 --
 -- Everything runs in one transaction that is rolled back (roles are
 -- cluster-wide).  Data are made with setseed(); every train() has a seed.
@@ -24,7 +25,7 @@
 SET client_min_messages = warning;
 SET extra_float_digits = 3;
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 
 -- ---- helpers ---------------------------------------------------------------------------------
 
@@ -229,6 +230,20 @@ SELECT is((SELECT version FROM aifactory.train('bad', 'tl_bad', 'label', 'logist
           'the same session then trains on the mended table');
 SELECT pg_temp.train_both('bad2', 'SELECT id, a, b, c, label FROM tl_bad', 'label', 'logistic');
 SELECT is(pg_temp.same_model('bad2', 'bad2_exec', 'tl_bad'), 'same', 'and the model is the executor''s');
+
+-- a load past aifactory.train_memory after a few chunks (slabs mapped, the prefault helper
+-- started): 54000 naming the setting, then the same session loads it with enough memory
+CREATE TABLE tl_big AS
+SELECT g AS id, (g % 89)::float8 AS a, (g % 23)::float8 AS b, (g % 7)::float8 AS c, g % 2 AS label
+FROM generate_series(1, 60000) g;
+SET aifactory.train_memory = '3MB';
+SELECT throws_ok($$SELECT aifactory.train('big', 'tl_big', 'label', 'logistic', seed => 7)$$,
+                 '54000', NULL, 'a load past aifactory.train_memory after four chunks: 54000');
+SELECT throws_like($$SELECT aifactory.train('big', 'tl_big', 'label', 'logistic', seed => 7)$$,
+                   '%aifactory.train_memory%', '... naming the setting');
+RESET aifactory.train_memory;
+SELECT is((SELECT version FROM aifactory.train('big', 'tl_big', 'label', 'logistic', seed => 7)), 1,
+          'the same session then loads the 60000 rows');
 
 SELECT * FROM finish();
 ROLLBACK;
