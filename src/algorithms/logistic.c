@@ -1109,6 +1109,17 @@ LogisticDecision(const LogisticModel *model, const double *x, double *z)
 					 errmsg("cannot predict from features containing NaN")));
 }
 
+/* BLAS takes a matrix's leading dimension as an int */
+static void
+LogisticCheckRowLimit(int64 n)
+{
+	if (n > (int64) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("logistic regression cannot score more than %d rows at once",
+						PG_INT32_MAX)));
+}
+
 void
 LogisticDecisionMany(const LogisticModel *model, const double *X, int64 ld, int rows,
 					 double *Z)
@@ -1117,11 +1128,7 @@ LogisticDecisionMany(const LogisticModel *model, const double *X, int64 ld, int 
 
 	if (rows <= 0)
 		return;
-	if (ld > (int64) PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("logistic regression cannot score more than %d rows at once",
-						PG_INT32_MAX)));
+	LogisticCheckRowLimit(ld);
 	for (int k = 0; k < K; k++)
 		for (int i = 0; i < rows; i++)
 			Z[(Size) k * rows + i] = model->intercept[k];
@@ -1227,11 +1234,7 @@ LogisticPredictProbaMany(const LogisticModel *model, const double *X, int64 n,
 
 	if (n <= 0)
 		return;
-	if (n > (int64) PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("logistic regression cannot predict more than %d rows at once",
-						PG_INT32_MAX)));
+	LogisticCheckRowLimit(n);
 	block_rows = Max(LOGISTIC_MIN_BLOCK_ROWS,
 					 Min(LOGISTIC_MAX_BLOCK_ROWS, LOGISTIC_BLOCK_BYTES / (int) sizeof(double) / Max(p, 1)));
 	block_rows = (int) Min((int64) block_rows, n);
